@@ -1,0 +1,170 @@
+// quckrt/channel.hpp
+//
+// Channel: the host's handler for one joined topic on one connection, modelled on
+// Phoenix.Channel. A host registers a ChannelFactory for a topic pattern
+// (Server::channel("room:*", ...)); each successful `phx_join` creates one Channel object,
+// which lives until the client leaves, joins the topic again, disconnects, or the handler
+// stops it. Callbacks are:
+//   join       authorize and answer the join (JoinResult::ok / JoinResult::error)
+//   after_join push the first messages of a fresh join (state, catch-up)
+//   handle_in  answer a client push (Reply::ok / error / status / none / stop)
+//   terminate  clean up; the reason says why the channel ended
+//
+// Thread affinity: every callback of one Channel, and every Socket call, runs on the loop
+// thread that owns its connection, one at a time and in the order the frames arrived. A
+// callback must not block. For slow work keep a Responder (Socket::responder()) and reply
+// later from any thread.
+//
+// Example:
+//   struct Room : quckrt::Channel {
+//       quckrt::JoinResult join(const quckrt::Json&, quckrt::Socket& s) override {
+//           if (s.topic() == "room:secret") return quckrt::JoinResult::error("unauthorized");
+//           return quckrt::JoinResult::ok();
+//       }
+//       quckrt::Reply handle_in(const quckrt::InMessage& m, quckrt::Socket& s) override {
+//           if (m.event != "shout") return Channel::handle_in(m, s);
+//           s.broadcast("shout", m.payload);   // every subscriber, the sender included
+//           return quckrt::Reply::ok();
+//       }
+//   };
+//   server->channel("room:*", [] { return std::make_unique<Room>(); });
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <quckrt/auth.hpp>
+#include <quckrt/json.hpp>
+
+namespace quckrt {
+
+// InMessage: one client push to a joined channel.
+struct InMessage {
+    std::string_view event;
+    const Json& payload;           // the JSON payload; null when the frame was binary
+    std::string_view binary = {};  // the raw bytes of a binary (kind 0) push
+    bool is_binary = false;
+};
+
+// JoinResult: the answer to a join. ok(response) subscribes the connection and replies
+// {"status":"ok","response":response}; error(response) replies with status "error" and
+// leaves no state behind (phoenix.js retries on its own schedule).
+class JoinResult {
+public:
+    static JoinResult ok(Json response = Json::object()) { return {true, std::move(response)}; }
+    static JoinResult error(Json response) { return {false, std::move(response)}; }
+    // error("reason") is error({"reason": "reason"}).
+    static JoinResult error(std::string_view reason) {
+        return {false, Json::object({{"reason", reason}})};
+    }
+    static JoinResult error(const char* reason) { return error(std::string_view(reason)); }
+
+    bool accepted() const { return accepted_; }
+    const Json& response() const { return response_; }
+
+private:
+    JoinResult(bool accepted, Json response) : accepted_(accepted), response_(std::move(response)) {}
+    bool accepted_;
+    Json response_;
+};
+
+// Reply: the answer to a client push.
+class Reply {
+public:
+    enum class Kind { reply, none, stop };
+
+    // ok / error / status: a phx_reply with that status and response object.
+    static Reply ok(Json response = Json::object()) { return status("ok", std::move(response)); }
+    static Reply error(Json response) { return status("error", std::move(response)); }
+    static Reply error(std::string_view reason) {
+        return status("error", Json::object({{"reason", reason}}));
+    }
+    static Reply error(const char* reason) { return error(std::string_view(reason)); }
+    static Reply status(std::string status, Json response) {
+        return Reply(Kind::reply, std::move(status), std::move(response));
+    }
+    // none(): no reply now. The client push times out unless a Responder answers later.
+    static Reply none() { return Reply(Kind::none, {}, {}); }
+    // stop(): end this channel normally after replying ok; the client gets phx_close and
+    // does not rejoin.
+    static Reply stop() { return Reply(Kind::stop, "ok", Json::object()); }
+
+    Kind kind() const { return kind_; }
+    const std::string& status() const { return status_; }
+    const Json& response() const { return response_; }
+
+private:
+    Reply(Kind kind, std::string status, Json response)
+        : kind_(kind), status_(std::move(status)), response_(std::move(response)) {}
+    Kind kind_;
+    std::string status_;
+    Json response_;
+};
+
+// TerminateReason: why a channel ended.
+enum class TerminateReason {
+    left,            // the client sent phx_leave
+    duplicate_join,  // the client joined the same topic again on this connection
+    closed,          // the connection closed (client, network, idle or token expiry)
+    stopped,         // the handler returned Reply::stop()
+    shutdown,        // the server is shutting down
+};
+
+// Responder: a handle for answering one client push later, from any thread. Copyable.
+// Only the first reply is delivered; later ones, and replies for a channel that has ended
+// or been replaced by a new join, are dropped.
+class Responder {
+public:
+    Responder() = default;
+    // reply(r): send r (a Reply of Kind::reply) to the client. Returns false when the
+    // responder is empty, already used, or r is not a reply.
+    bool reply(Reply r) const;
+
+    struct Target;  // internal
+
+private:
+    friend class ResponderAccess;
+    std::shared_ptr<Target> target_;
+};
+
+// Socket: the channel's handle on its connection and topic. Loop thread only; valid during
+// callbacks of the Channel it was passed to.
+class Socket {
+public:
+    virtual ~Socket() = default;
+    // topic(): the joined topic, e.g. "chat:42".
+    virtual const std::string& topic() const = 0;
+    // user(): the authenticated identity of the connection.
+    virtual const Claims& user() const = 0;
+    // push(event, payload): send to this channel's client only (payload must be an object).
+    virtual void push(std::string_view event, const Json& payload) = 0;
+    // broadcast(event, payload): every subscriber of this topic, this one included. Encoded
+    // once and fanned out.
+    virtual void broadcast(std::string_view event, const Json& payload) = 0;
+    // broadcast_from(event, payload): every subscriber of this topic except this channel.
+    // Other connections of the same user still receive it.
+    virtual void broadcast_from(std::string_view event, const Json& payload) = 0;
+    // broadcast_to(topic, event, payload): every subscriber of another topic.
+    virtual void broadcast_to(std::string_view topic, std::string_view event,
+                              const Json& payload) = 0;
+    // responder(): during handle_in, a handle to answer the current push later (pair it
+    // with Reply::none()). Outside handle_in it is empty.
+    virtual Responder responder() = 0;
+};
+
+// Channel: see the banner.
+class Channel {
+public:
+    virtual ~Channel() = default;
+    virtual JoinResult join(const Json& params, Socket& socket) = 0;
+    virtual void after_join(Socket&) {}
+    // handle_in: the default answers error {"reason":"unknown event"}.
+    virtual Reply handle_in(const InMessage& message, Socket& socket);
+    virtual void terminate(TerminateReason, Socket&) {}
+};
+
+using ChannelFactory = std::function<std::unique_ptr<Channel>()>;
+
+}  // namespace quckrt

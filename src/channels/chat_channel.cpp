@@ -1,0 +1,78 @@
+#include "channels/chat_channel.hpp"
+
+#include <chrono>
+
+#include "core/ids.hpp"
+
+namespace quckrt::channels {
+namespace {
+
+int64_t unix_ms_now() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+class ChatChannel final : public Channel {
+public:
+    JoinResult join(const Json&, Socket& socket) override {
+        conversation_id_ = socket.topic().substr(socket.topic().find(':') + 1);
+        if (conversation_id_.empty()) return JoinResult::error("invalid conversation id");
+        return JoinResult::ok();
+    }
+
+    Reply handle_in(const InMessage& m, Socket& socket) override {
+        if (m.is_binary) return Reply::error("binary payloads are not supported on chat topics");
+        if (m.event == "message:send") return send(m.payload, socket);
+        if (m.event == "typing:start") return typing(true, socket);
+        if (m.event == "typing:stop") return typing(false, socket);
+        return Channel::handle_in(m, socket);
+    }
+
+private:
+    Reply send(const Json& p, Socket& socket) {
+        const Json* content = p.find("content");
+        if (!content || !content->is_string() || content->as_string().empty())
+            return Reply::error("content must be a non-empty string");
+        if (content->as_string().size() > kMaxContentBytes)
+            return Reply::error(Json::object({{"reason", "content too large"},
+                                              {"maxBytes", static_cast<int64_t>(kMaxContentBytes)}}));
+        const Json* type = p.find("type");
+        if (type && (!type->is_string() || type->as_string().empty() ||
+                     type->as_string().size() > kMaxTypeBytes))
+            return Reply::error("type must be a short non-empty string");
+        const Json* client_id = p.find("clientMsgId");
+        if (client_id && !client_id->is_null() &&
+            (!client_id->is_string() || client_id->as_string().size() > kMaxClientMsgIdBytes))
+            return Reply::error("clientMsgId must be a string of at most 128 bytes");
+
+        const int64_t now = unix_ms_now();
+        Json message = Json::object({
+            {"id", core::make_uuid_v7(now)},
+            {"conversationId", conversation_id_},
+            {"senderId", socket.user().user_id},
+            {"content", content->as_string()},
+            {"type", type ? type->as_string() : std::string("text")},
+            {"clientMsgId", client_id ? *client_id : Json()},
+            {"createdAt", core::iso8601_utc(now)},
+        });
+        socket.broadcast("message:new", message);
+        return Reply::ok(std::move(message));
+    }
+
+    Reply typing(bool is_typing, Socket& socket) {
+        socket.broadcast_from("typing", Json::object({{"conversationId", conversation_id_},
+                                                       {"userId", socket.user().user_id},
+                                                       {"isTyping", is_typing}}));
+        return Reply::ok();
+    }
+
+    std::string conversation_id_;
+};
+
+}  // namespace
+
+ChannelFactory make_chat_channel_factory() {
+    return [] { return std::make_unique<ChatChannel>(); };
+}
+
+}  // namespace quckrt::channels

@@ -1,0 +1,88 @@
+#include "net/channel_instance.hpp"
+
+#include "net/connection.hpp"
+#include "net/loop.hpp"
+#include "net/responder_target.hpp"
+#include "net/server_impl.hpp"
+#include "wire/phoenix_v2.hpp"
+
+namespace quckrt::net {
+
+ChannelInstance::ChannelInstance(Connection& conn, std::string topic, std::string join_ref,
+                                 std::unique_ptr<Channel> channel)
+    : conn_(conn),
+      topic_(std::move(topic)),
+      join_ref_(std::move(join_ref)),
+      channel_(std::move(channel)) {
+    subscription_.sink = &conn_;
+}
+
+const Claims& ChannelInstance::user() const { return conn_.claims(); }
+
+bool ChannelInstance::valid_payload(const Json& payload, std::string_view what) const {
+    if (payload.is_object()) return true;
+    conn_.loop().server().report(invalid_argument(std::string(what) + " on " + topic_ +
+                                                  ": payload must be a JSON object; dropped"));
+    return false;
+}
+
+void ChannelInstance::push(std::string_view event, const Json& payload) {
+    if (!valid_payload(payload, "push")) return;
+    conn_.send(wire::encode_push(join_ref_, topic_, event, payload));
+}
+
+void ChannelInstance::broadcast(std::string_view event, const Json& payload) {
+    broadcast_to(topic_, event, payload);
+}
+
+void ChannelInstance::broadcast_from(std::string_view event, const Json& payload) {
+    if (!valid_payload(payload, "broadcast_from")) return;
+    auto frame = wire::make_text_frame(wire::encode_broadcast(topic_, event, payload));
+    conn_.loop().server().publish(&conn_.loop(), topic_, frame, &subscription_);
+}
+
+void ChannelInstance::broadcast_to(std::string_view topic, std::string_view event,
+                                   const Json& payload) {
+    if (!valid_payload(payload, "broadcast")) return;
+    auto frame = wire::make_text_frame(wire::encode_broadcast(topic, event, payload));
+    conn_.loop().server().publish(&conn_.loop(), topic, frame, nullptr);
+}
+
+Responder ChannelInstance::responder() {
+    if (!current_ref_) return Responder();
+    if (!current_target_) {
+        auto target = std::make_shared<Responder::Target>();
+        target->queue = conn_.loop().queue_handle();
+        target->loop = &conn_.loop();
+        target->connection_id = conn_.id();
+        target->topic = topic_;
+        target->join_ref = join_ref_;
+        target->ref = *current_ref_;
+        current_target_ = std::move(target);
+    }
+    return ResponderAccess::make(current_target_);
+}
+
+bool ChannelInstance::claim_sync_reply() {
+    return !current_target_ || !current_target_->used.exchange(true);
+}
+
+}  // namespace quckrt::net
+
+namespace quckrt {
+
+bool Responder::reply(Reply r) const {
+    if (!target_ || r.kind() != Reply::Kind::reply) return false;
+    if (target_->used.exchange(true)) return false;
+    auto queue = target_->queue.lock();
+    if (!queue) return false;
+    std::shared_ptr<Target> target = target_;
+    return queue->post([target, r = std::move(r)] {
+        net::Connection* conn = target->loop->find_connection(target->connection_id);
+        if (conn) conn->late_reply(target->topic, target->join_ref, target->ref, r);
+    });
+}
+
+Reply Channel::handle_in(const InMessage&, Socket&) { return Reply::error("unknown event"); }
+
+}  // namespace quckrt

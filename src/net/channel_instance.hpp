@@ -1,0 +1,52 @@
+// ChannelInstance: one join of one topic on one connection; the Socket a host Channel sees.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <quckrt/channel.hpp>
+
+#include "core/hub.hpp"
+
+namespace quckrt::net {
+
+class Connection;
+
+class ChannelInstance final : public Socket {
+public:
+    ChannelInstance(Connection& conn, std::string topic, std::string join_ref,
+                    std::unique_ptr<Channel> channel);
+
+    const std::string& topic() const override { return topic_; }
+    const Claims& user() const override;
+    void push(std::string_view event, const Json& payload) override;
+    void broadcast(std::string_view event, const Json& payload) override;
+    void broadcast_from(std::string_view event, const Json& payload) override;
+    void broadcast_to(std::string_view topic, std::string_view event,
+                      const Json& payload) override;
+    Responder responder() override;
+
+    const std::string& join_ref() const { return join_ref_; }
+    Channel& channel() { return *channel_; }
+    core::Subscription& subscription() { return subscription_; }
+
+    // The push being handled (set around handle_in), for responder().
+    void begin_message(const std::string* ref) { current_ref_ = ref; current_target_.reset(); }
+    // end_message: returns true when the synchronous reply may be sent (no Responder has
+    // answered first).
+    bool claim_sync_reply();
+    void end_message() { current_ref_ = nullptr; current_target_.reset(); }
+
+private:
+    bool valid_payload(const Json& payload, std::string_view what) const;
+
+    Connection& conn_;
+    std::string topic_;
+    std::string join_ref_;
+    std::unique_ptr<Channel> channel_;
+    core::Subscription subscription_;
+    const std::string* current_ref_ = nullptr;
+    std::shared_ptr<Responder::Target> current_target_;
+};
+
+}  // namespace quckrt::net

@@ -1,0 +1,92 @@
+// Connection: one WebSocket client on one loop. Reassembles incoming messages, decodes them,
+// runs the channel protocol (join, leave, push, heartbeat) and owns a bounded output queue
+// that drains, corked, on the writable callback.
+#pragma once
+
+#include <libwebsockets.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <quckrt/auth.hpp>
+#include <quckrt/server.hpp>
+
+#include "core/hub.hpp"
+#include "wire/frame.hpp"
+#include "wire/phoenix_v2.hpp"
+
+namespace quckrt::net {
+
+class ChannelInstance;
+class Loop;
+
+class Connection final : public core::FrameSink {
+public:
+    Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims);
+    ~Connection() override;
+
+    uint64_t id() const { return id_; }
+    const Claims& claims() const { return claims_; }
+    Loop& loop() { return loop_; }
+
+    // FrameSink: queue a shared frame (a broadcast).
+    void deliver(const wire::FramePtr& frame) override;
+    // send(bytes): queue a frame for this connection only.
+    void send(std::string bytes);
+
+    // close(code, reason): flush what is queued, then close with that code. The first
+    // close wins.
+    void close(CloseCode code, std::string reason);
+
+    // lws events; a negative return closes the connection.
+    int on_receive(const char* data, size_t len);
+    int on_writable();
+    void on_closed(bool shutdown);
+
+    // sweep(now): idle timeout and token expiry.
+    void sweep(int64_t now_ms, int64_t now_unix);
+
+    // Responder support: deliver a late reply for (topic, join_ref, ref) if that channel
+    // instance is still the current one.
+    void late_reply(const std::string& topic, const std::string& join_ref,
+                    const std::string& ref, const Reply& reply);
+
+    ChannelInstance* find_channel(std::string_view topic);
+
+private:
+    int fail(CloseCode code, const std::string& reason);
+    int process_message(std::string_view bytes, bool binary);
+    void dispatch(wire::InFrame& frame);
+    void handle_join(wire::InFrame& frame);
+    void handle_leave(wire::InFrame& frame);
+    void handle_push(wire::InFrame& frame, ChannelInstance& channel);
+    void reply(std::string_view join_ref, std::string_view ref, std::string_view topic,
+               const Reply& reply);
+    void remove_channel(ChannelInstance& channel, TerminateReason reason);
+    void request_write();
+
+    Loop& loop_;
+    lws* wsi_;
+    const uint64_t id_;
+    Claims claims_;
+
+    // Output queue: frames from out_head_ on are waiting. A vector, not a deque: an idle
+    // connection then holds no allocation at all.
+    std::vector<wire::FramePtr> out_;
+    size_t out_head_ = 0;
+    size_t out_bytes_ = 0;
+    bool write_requested_ = false;
+
+    std::string rx_;  // reassembly of a fragmented message; empty between messages
+    bool rx_binary_ = false;
+    bool rx_overflow_ = false;
+
+    std::vector<std::unique_ptr<ChannelInstance>> channels_;
+    int64_t last_rx_ms_;
+    std::optional<std::pair<CloseCode, std::string>> close_;
+};
+
+}  // namespace quckrt::net

@@ -1,0 +1,18 @@
+// Small HTTP responses written straight from an lws callback: JSON bodies for the health
+// endpoints and for refused WebSocket upgrades ({"error":{"code","message"}}).
+#pragma once
+
+#include <libwebsockets.h>
+
+#include <string>
+#include <string_view>
+
+namespace quckrt::net {
+
+// write_json(wsi, status, body): headers and body in one go. Returns false on failure.
+bool write_json(lws* wsi, unsigned status, std::string_view body);
+
+// error_body(code, message): {"error":{"code":code,"message":message}}
+std::string error_body(std::string_view code, std::string_view message);
+
+}  // namespace quckrt::net

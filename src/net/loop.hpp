@@ -1,0 +1,103 @@
+// Loop: one event-loop thread with its own lws context (Debian's lws has one service thread
+// per context; the loops share the listening port through SO_REUSEPORT). A loop owns its
+// connections and the Hub shard for them; everything for one connection runs here, in
+// order. Other threads reach it only through post().
+#pragma once
+
+#include <libwebsockets.h>
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <quckrt/auth.hpp>
+#include <quckrt/server.hpp>
+
+#include "core/hub.hpp"
+#include "net/handshake_reader.hpp"
+#include "net/post_queue.hpp"
+
+namespace quckrt::net {
+
+class Connection;
+
+class Loop {
+public:
+    Loop(Server::Impl& server, int index);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    // start(port): spawn the thread, create the context listening on port, and return once
+    // it listens (or failed). Returns the bound port.
+    Result<int> start(int port);
+    // begin_drain(): on the loop, close every connection with 1012 and exit once all are
+    // gone or the drain timeout passes. Any thread.
+    void begin_drain();
+    void join();
+
+    bool post(PostQueue::Task task) { return queue_->post(std::move(task)); }
+    std::weak_ptr<PostQueue> queue_handle() const { return queue_; }
+
+    int index() const { return index_; }
+    Server::Impl& server() { return server_; }
+    core::Hub& hub() { return hub_; }
+    // Write scratch buffer reused by every connection of this loop (loop thread only).
+    std::string& scratch() { return scratch_; }
+
+    Connection* find_connection(uint64_t id);
+
+    // lws trampoline entry (lws_callbacks.cpp).
+    int on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+
+private:
+    void run(int port, std::promise<Result<int>>* ready);
+    static void on_sweep_timer(lws_sorted_usec_list_t* sul);
+    void sweep();
+    void schedule_sweep();
+
+    int on_confirm_upgrade(lws* wsi);
+    int on_established(lws* wsi, void* user);
+    void on_closed(lws* wsi, void* user);
+    int on_http(lws* wsi, std::string_view uri);
+    void accept_pending();
+    void on_head_ready(int fd, RewrittenHead head);
+
+    struct SweepTimer {
+        lws_sorted_usec_list_t sul;  // first member: lws hands back this pointer
+        Loop* loop;
+    };
+
+    Server::Impl& server_;
+    const int index_;
+    std::thread thread_;
+    lws_context* context_ = nullptr;
+    lws_vhost* vhost_ = nullptr;
+    lws* listen_wsi_ = nullptr;  // our listening socket, watched as a raw descriptor
+    int listen_fd_ = -1;
+    HandshakeReader reader_{[this](int fd, RewrittenHead head) { on_head_ready(fd, std::move(head)); }};
+    lws* reader_wsi_ = nullptr;
+    // Tokens taken out of the subprotocol header by reader_, by socket fd, until the
+    // upgrade check picks them up. Erased when that fd number is accepted again.
+    std::unordered_map<int, std::string> bearer_tokens_;
+    std::shared_ptr<PostQueue> queue_ = std::make_shared<PostQueue>();
+    core::Hub hub_;
+    std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+    // Claims verified at the upgrade, waiting for the connection to be established.
+    std::unordered_map<lws*, Claims> pending_;
+    std::string scratch_;
+    uint64_t next_connection_ = 1;
+    SweepTimer sweep_timer_{};
+    std::atomic<bool> exit_{false};
+    bool draining_ = false;
+    int64_t drain_deadline_ms_ = 0;
+};
+
+// now_ms(): monotonic milliseconds, for timeouts.
+int64_t now_ms();
+
+}  // namespace quckrt::net

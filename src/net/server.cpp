@@ -1,0 +1,145 @@
+#include <quckrt/server.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "channels/chat_channel.hpp"
+#include "net/loop.hpp"
+#include "wire/phoenix_v2.hpp"
+#include "net/server_impl.hpp"
+
+namespace quckrt {
+
+Server::Impl::Impl(ServerOptions options, std::shared_ptr<Authenticator> auth)
+    : options_(std::move(options)), auth_(std::move(auth)) {}
+
+Server::Impl::~Impl() {
+    stop();
+    wait();
+}
+
+Status Server::Impl::start() {
+    if (started_.exchange(true)) return failed_precondition("server already started");
+    if (options_.builtin_chat) router_.add("chat:*", channels::make_chat_channel_factory());
+
+    int loops = options_.loops > 0 ? options_.loops
+                                   : static_cast<int>(std::thread::hardware_concurrency());
+    if (loops < 1) loops = 1;
+    int port = options_.port;
+    for (int i = 0; i < loops; ++i) {
+        auto loop = std::make_unique<net::Loop>(*this, i);
+        {
+            std::lock_guard lock(mu_);
+            ++loops_running_;
+        }
+        // Loop 0 binds first (resolving port 0); the others share that exact port.
+        auto bound = loop->start(port);
+        if (!bound) {
+            {
+                std::lock_guard lock(mu_);
+                --loops_running_;
+            }
+            loop->join();
+            stop();
+            wait();
+            return bound.error();
+        }
+        port = *bound;
+        loops_.push_back(std::move(loop));
+    }
+    port_ = port;
+    spdlog::info("event=listening host={} port={} loops={}", options_.host, port, loops);
+    return Status();
+}
+
+void Server::Impl::publish(net::Loop* origin, std::string_view topic,
+                           const wire::FramePtr& frame, const core::Subscription* except) {
+    for (auto& loop : loops_) {
+        if (loop.get() == origin) {
+            loop->hub().fanout(topic, frame, except);
+            continue;
+        }
+        net::Loop* target = loop.get();
+        target->post([target, topic = std::string(topic), frame] {
+            target->hub().fanout(topic, frame, nullptr);
+        });
+    }
+}
+
+void Server::Impl::report(const Status& status) const {
+    spdlog::error("event=error code={} message=\"{}\"", to_string(status.code()), status.message());
+    if (options_.on_error) options_.on_error(status);
+}
+
+void Server::Impl::stop() {
+    if (draining_.exchange(true)) return;
+    for (auto& loop : loops_) loop->begin_drain();
+}
+
+void Server::Impl::loop_exited() {
+    std::lock_guard lock(mu_);
+    --loops_running_;
+    cv_.notify_all();
+}
+
+void Server::Impl::wait() {
+    {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return loops_running_ == 0; });
+        if (joined_) return;
+        joined_ = true;
+    }
+    for (auto& loop : loops_) loop->join();
+}
+
+// ---- Server -------------------------------------------------------------------------------
+
+Server::Server(Key, std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+    if (options.port < 0 || options.port > 65535) return invalid_argument("port out of range");
+    if (options.max_connections < 1) return invalid_argument("max_connections must be >= 1");
+    if (options.max_channels_per_socket < 1)
+        return invalid_argument("max_channels_per_socket must be >= 1");
+    if (options.max_frame_bytes < 64) return invalid_argument("max_frame_bytes must be >= 64");
+    if (options.rx_buffer_bytes < 128) return invalid_argument("rx_buffer_bytes must be >= 128");
+    if (options.max_queued_bytes < options.max_frame_bytes)
+        return invalid_argument("max_queued_bytes must be >= max_frame_bytes");
+    if (options.idle_timeout.count() < 1000)
+        return invalid_argument("idle_timeout must be at least 1 s");
+    if (options.socket_path.empty() || options.socket_path.front() != '/')
+        return invalid_argument("socket_path must start with '/'");
+    std::shared_ptr<Authenticator> auth = options.authenticator;
+    if (!auth) {
+        if (options.jwt_secret.empty())
+            return invalid_argument("a JWT secret (or a custom authenticator) is required");
+        auto jwt_auth = make_jwt_authenticator({.hs256_secret = options.jwt_secret});
+        if (!jwt_auth) return jwt_auth.error();
+        auth = *jwt_auth;
+    }
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(auth));
+    return std::make_unique<Server>(Key(), std::move(impl));
+}
+
+void Server::channel(std::string pattern, ChannelFactory factory) {
+    impl_->router().add(std::move(pattern), std::move(factory));
+}
+
+Status Server::start() { return impl_->start(); }
+int Server::port() const { return impl_->port(); }
+int Server::connection_count() const { return impl_->connections().load(); }
+void Server::stop() { impl_->stop(); }
+void Server::wait() { impl_->wait(); }
+
+void Server::broadcast(std::string_view topic, std::string_view event, const Json& payload) {
+    if (!payload.is_object()) {
+        impl_->report(invalid_argument("broadcast payload must be a JSON object; dropped"));
+        return;
+    }
+    auto frame = wire::make_text_frame(wire::encode_broadcast(topic, event, payload));
+    impl_->publish(nullptr, topic, frame, nullptr);
+}
+
+}  // namespace quckrt

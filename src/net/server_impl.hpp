@@ -1,0 +1,71 @@
+// Server::Impl: what the public Server wraps. Owns the options, the router, the
+// authenticator and the loops; routes cross-loop broadcasts.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <quckrt/server.hpp>
+
+#include "net/router.hpp"
+#include "wire/frame.hpp"
+
+namespace quckrt::core {
+struct Subscription;
+}
+
+namespace quckrt::net {
+class Loop;
+}
+
+namespace quckrt {
+
+class Server::Impl {
+public:
+    explicit Impl(ServerOptions options, std::shared_ptr<Authenticator> auth);
+    ~Impl();
+
+    Status start();
+    void stop();
+    void wait();
+
+    // publish: fan frame out to topic on every loop. `origin` is the loop the call comes
+    // from (nullptr off-loop); `except` is skipped, and only exists on the origin loop.
+    void publish(net::Loop* origin, std::string_view topic, const wire::FramePtr& frame,
+                 const core::Subscription* except);
+
+    const ServerOptions& options() const { return options_; }
+    const Authenticator& authenticator() const { return *auth_; }
+    net::Router& router() { return router_; }
+    const net::Router& router() const { return router_; }
+    int port() const { return port_.load(); }
+
+    std::atomic<int>& connections() { return connections_; }
+    bool draining() const { return draining_.load(); }
+
+    // report(status): log and hand to options.on_error.
+    void report(const Status& status) const;
+
+    // A loop calls this when it has exited its service loop.
+    void loop_exited();
+
+private:
+    ServerOptions options_;
+    std::shared_ptr<Authenticator> auth_;
+    net::Router router_;
+    std::vector<std::unique_ptr<net::Loop>> loops_;
+    std::atomic<int> port_{0};
+    std::atomic<int> connections_{0};
+    std::atomic<bool> draining_{false};
+    std::atomic<bool> started_{false};
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int loops_running_ = 0;
+    bool joined_ = false;
+};
+
+}  // namespace quckrt

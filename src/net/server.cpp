@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <libwebsockets.h>
+
+#include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "channels/chat_channel.hpp"
@@ -10,6 +14,28 @@
 #include "net/server_impl.hpp"
 
 namespace quckrt {
+namespace {
+
+// lws logs go through spdlog at one level lower than lws rates them: most lws "errors" are
+// one peer's problem (a bad handshake), not the server's.
+void emit_lws_log(int level, const char* line) {
+    std::string_view text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    // lws 4.1.6 logs every readbuf adoption (each accepted connection) at error level.
+    if (text.find("adopt_socket_readbuf") != std::string_view::npos) return;
+    if (level & LLL_ERR) {
+        spdlog::warn("event=lws message=\"{}\"", text);
+    } else {
+        spdlog::info("event=lws message=\"{}\"", text);
+    }
+}
+
+void route_lws_logs() {
+    static std::once_flag once;
+    std::call_once(once, [] { lws_set_log_level(LLL_ERR | LLL_WARN, emit_lws_log); });
+}
+
+}  // namespace
 
 Server::Impl::Impl(ServerOptions options, std::shared_ptr<Authenticator> auth)
     : options_(std::move(options)), auth_(std::move(auth)) {}
@@ -119,6 +145,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         if (!jwt_auth) return jwt_auth.error();
         auth = *jwt_auth;
     }
+    route_lws_logs();
     auto impl = std::make_unique<Impl>(std::move(options), std::move(auth));
     return std::make_unique<Server>(Key(), std::move(impl));
 }

@@ -1,0 +1,255 @@
+// The embedding API end to end: a host channel registered on an in-process Server, driven
+// over real WebSocket connections on loopback.
+#include <quckrt/quckrt.hpp>
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "support/ws_client.hpp"
+
+namespace quckrt {
+namespace {
+
+using testing::WsClient;
+
+constexpr const char* kSecret = "server-test-secret";
+
+std::string token_for(const std::string& sub) {
+    return *jwt::sign_hs256(kSecret, Json::object({{"sub", sub}}));
+}
+
+std::string socket_path(const std::string& sub) {
+    return "/socket/websocket?vsn=2.0.0&token=" + token_for(sub);
+}
+
+// A host channel exercising every hook.
+struct Recorder {
+    std::atomic<int> terminated{0};
+    std::atomic<int> last_reason{-1};
+    std::promise<Responder> parked;
+};
+
+class HostChannel final : public Channel {
+public:
+    explicit HostChannel(Recorder& r) : r_(r) {}
+
+    JoinResult join(const Json& params, Socket& s) override {
+        if (params.get_bool("refuse")) return JoinResult::error("not allowed here");
+        return JoinResult::ok(Json::object({{"user", s.user().user_id}}));
+    }
+    void after_join(Socket& s) override { s.push("welcome", Json::object({{"topic", s.topic()}})); }
+    Reply handle_in(const InMessage& m, Socket& s) override {
+        if (m.event == "echo") return Reply::ok(m.payload);
+        if (m.event == "bytes") return Reply::ok(Json::object({{"size", int64_t(m.binary.size())},
+                                                                {"binary", m.is_binary}}));
+        if (m.event == "later") {
+            r_.parked.set_value(s.responder());
+            return Reply::none();
+        }
+        if (m.event == "queued") return Reply::status("queued", Json::object());
+        if (m.event == "bye") return Reply::stop();
+        if (m.event == "boom") throw std::runtime_error("handler bug");
+        if (m.event == "others") {
+            s.broadcast_from("from", m.payload);
+            return Reply::ok();
+        }
+        return Channel::handle_in(m, s);
+    }
+    void terminate(TerminateReason reason, Socket&) override {
+        r_.last_reason = static_cast<int>(reason);
+        ++r_.terminated;
+    }
+
+private:
+    Recorder& r_;
+};
+
+class ServerTest : public ::testing::Test {
+protected:
+    void start(int loops = 1) {
+        auto s = Server::create({.port = 0, .loops = loops, .jwt_secret = kSecret,
+                                 .builtin_chat = false});
+        ASSERT_TRUE(s) << s.error().to_string();
+        server_ = std::move(*s);
+        server_->channel("host:*", [this] { return std::make_unique<HostChannel>(rec_); });
+        ASSERT_TRUE(server_->start().ok());
+    }
+    void TearDown() override {
+        if (server_) {
+            server_->stop();
+            server_->wait();
+        }
+    }
+    void connect_and_join(WsClient& c, const std::string& sub, const std::string& topic) {
+        ASSERT_EQ(c.connect(server_->port(), socket_path(sub)), 101);
+        c.send_text("[\"1\",\"1\",\"" + topic + "\",\"phx_join\",{}]");
+        ASSERT_TRUE(c.next_text_containing("\"status\":\"ok\""));
+    }
+    Recorder rec_;
+    std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, JoinRepliesWithTheHandlersResponseThenAfterJoinPushes) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    c.send_text(R"(["3","3","host:1","phx_join",{}])");
+    auto reply = c.next();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->data,
+              R"(["3","3","host:1","phx_reply",{"status":"ok","response":{"user":"ann"}}])");
+    auto push = c.next();
+    ASSERT_TRUE(push);
+    EXPECT_EQ(push->data, R"(["3",null,"host:1","welcome",{"topic":"host:1"}])");
+}
+
+TEST_F(ServerTest, RefusedJoinLeavesNoChannel) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    c.send_text(R"(["3","3","host:1","phx_join",{"refuse":true}])");
+    auto reply = c.next_text_containing("phx_reply");
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->find(R"({"status":"error","response":{"reason":"not allowed here"}})"),
+              std::string::npos);
+    c.send_text(R"(["3","4","host:1","echo",{}])");
+    auto after = c.next_text_containing("phx_reply");
+    ASSERT_TRUE(after);
+    EXPECT_NE(after->find("unmatched topic"), std::string::npos);
+    EXPECT_EQ(rec_.terminated.load(), 0);
+}
+
+TEST_F(ServerTest, ResponderAnswersLaterFromAnotherThread) {
+    start();
+    WsClient c;
+    connect_and_join(c, "ann", "host:1");
+    c.send_text(R"(["1","7","host:1","later",{}])");
+    Responder responder = rec_.parked.get_future().get();
+    std::thread worker([responder] {
+        EXPECT_TRUE(responder.reply(Reply::ok(Json::object({{"done", true}}))));
+        EXPECT_FALSE(responder.reply(Reply::ok()));  // only the first reply counts
+    });
+    worker.join();
+    auto reply = c.next_text_containing("phx_reply");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(*reply, R"(["1","7","host:1","phx_reply",{"status":"ok","response":{"done":true}}])");
+}
+
+TEST_F(ServerTest, CustomStatusStopAndCrash) {
+    start();
+    WsClient c;
+    connect_and_join(c, "ann", "host:1");
+    c.send_text(R"(["1","2","host:1","queued",{}])");
+    auto queued = c.next_text_containing("phx_reply");
+    ASSERT_TRUE(queued);
+    EXPECT_NE(queued->find(R"("status":"queued")"), std::string::npos);
+
+    c.send_text(R"(["1","3","host:1","bye",{}])");
+    ASSERT_TRUE(c.next_text_containing(R"("3","host:1","phx_reply")"));
+    auto closed = c.next();
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->data, R"(["1","1","host:1","phx_close",{}])");
+    EXPECT_EQ(rec_.last_reason.load(), static_cast<int>(TerminateReason::stopped));
+
+    c.send_text(R"(["5","5","host:2","phx_join",{}])");
+    ASSERT_TRUE(c.next_text_containing(R"("status":"ok")"));
+    c.send_text(R"(["5","6","host:2","boom",{}])");
+    auto crashed = c.next_text_containing("phx_error");
+    ASSERT_TRUE(crashed);
+    EXPECT_EQ(*crashed, R"(["5","5","host:2","phx_error",{"reason":"channel_crash"}])");
+    // The connection survives the handler's exception.
+    c.send_text(R"([null,"9","phoenix","heartbeat",{}])");
+    ASSERT_TRUE(c.next_text_containing(R"("9","phoenix","phx_reply")"));
+}
+
+TEST_F(ServerTest, BinaryPushReachesTheHandlerAsBytes) {
+    start();
+    WsClient c;
+    connect_and_join(c, "ann", "host:1");
+    const std::string frame("\x00\x01\x01\x06\x05" "12host:1bytes\x01\x02\x03", 5 + 13 + 3);
+    c.send_binary(frame);
+    auto reply = c.next_text_containing("phx_reply");
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->find(R"({"size":3,"binary":true})"), std::string::npos);
+}
+
+TEST_F(ServerTest, BroadcastsReachEveryLoop) {
+    start(2);
+    constexpr int kClients = 8;  // SO_REUSEPORT spreads them over both loops
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.push_back(std::make_unique<WsClient>());
+        connect_and_join(*clients.back(), "u" + std::to_string(i), "host:all");
+    }
+    // From the host, off any loop.
+    server_->broadcast("host:all", "notice", Json::object({{"n", 1}}));
+    for (auto& c : clients) {
+        auto m = c->next_text_containing("notice");
+        ASSERT_TRUE(m);
+        EXPECT_EQ(*m, R"([null,null,"host:all","notice",{"n":1}])");
+    }
+    // From a channel: broadcast_from skips only the sender.
+    clients[0]->send_text(R"(["1","2","host:all","others",{"x":2}])");
+    for (int i = 1; i < kClients; ++i) ASSERT_TRUE(clients[i]->next_text_containing("\"from\""));
+    // The fan-out happens before the handler's reply is queued, so had the sender been
+    // included, its "from" would arrive before the reply.
+    auto own = clients[0]->next();
+    ASSERT_TRUE(own);
+    EXPECT_NE(own->data.find("phx_reply"), std::string::npos) << own->data;
+}
+
+TEST_F(ServerTest, StopClosesEveryConnectionWith1012) {
+    start(2);
+    WsClient a, b;
+    connect_and_join(a, "a", "host:1");
+    connect_and_join(b, "b", "host:1");
+    server_->stop();
+    for (WsClient* c : {&a, &b}) {
+        std::optional<testing::WsMessage> m;
+        while ((m = c->next()) && m->opcode != 8) {
+        }
+        ASSERT_TRUE(m);
+        EXPECT_EQ(m->close_code(), 1012);
+    }
+    server_->wait();
+    EXPECT_EQ(rec_.terminated.load(), 2);
+    EXPECT_EQ(server_->connection_count(), 0);
+}
+
+TEST(ServerCreate, RefusesInvalidOptions) {
+    EXPECT_FALSE(Server::create({.port = 0}));  // no secret, no authenticator
+    EXPECT_FALSE(Server::create({.port = 70000, .jwt_secret = "s"}));
+    EXPECT_FALSE(Server::create({.jwt_secret = "s", .max_connections = 0}));
+    EXPECT_FALSE(Server::create({.jwt_secret = "s", .socket_path = "socket"}));
+    auto ok = Server::create({.port = 0, .jwt_secret = "s"});
+    EXPECT_TRUE(ok);
+}
+
+TEST(ServerStart, FailsCleanlyWhenThePortIsTaken) {
+    // Another program holds the port without SO_REUSEPORT.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(fd, 1), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto server = Server::create({.port = ntohs(addr.sin_port), .loops = 2, .jwt_secret = "s"});
+    ASSERT_TRUE(server);
+    const Status st = (*server)->start();
+    EXPECT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), StatusCode::unavailable);
+    EXPECT_NE(st.message().find("cannot listen"), std::string::npos);
+    ::close(fd);
+}
+
+}  // namespace
+}  // namespace quckrt

@@ -75,6 +75,17 @@ const std::vector<Option>& options() {
          "on SIGTERM, how long clients get to take their close frames (default 5000)",
          integer("drain-timeout-ms", 0, int64_t{1} << 40,
                  [](Config& c, int64_t n) { c.server.drain_timeout = std::chrono::milliseconds(n); })},
+        {"--admin-token", "ADMIN_TOKEN", "TOKEN",
+         "bearer token for the HTTP API (/api/...); user JWTs may read presence",
+         [](Config& c, const std::string& v) {
+             c.server.admin_token = v;
+             return Status();
+         }},
+        {"--presence-broadcast-ms", "PRESENCE_BROADCAST_MS", "MS",
+         "window over which presence changes merge into one presence_diff (default 50)",
+         integer("presence-broadcast-ms", 1, 60000, [](Config& c, int64_t n) {
+             c.server.presence_broadcast_ms = std::chrono::milliseconds(n);
+         })},
         {"--allowed-origins", "ALLOWED_ORIGINS", "LIST",
          "comma-separated Origin values allowed to connect; empty = any (default empty)",
          [](Config& c, const std::string& v) {

@@ -129,6 +129,13 @@ private:
     std::shared_ptr<Target> target_;
 };
 
+// ConnectInfo: what the client said about itself when it connected.
+struct ConnectInfo {
+    std::string user_agent{};  // User-Agent header
+    std::string device{};      // `device` connect param (e.g. "web", "ios"), may be empty
+    std::string peer{};        // peer IP address
+};
+
 // Socket: the channel's handle on its connection and topic. Loop thread only; valid during
 // callbacks of the Channel it was passed to.
 class Socket {
@@ -138,6 +145,8 @@ public:
     virtual const std::string& topic() const = 0;
     // user(): the authenticated identity of the connection.
     virtual const Claims& user() const = 0;
+    // connect_info(): user agent, device and peer of the connection.
+    virtual const ConnectInfo& connect_info() const = 0;
     // push(event, payload): send to this channel's client only (payload must be an object).
     virtual void push(std::string_view event, const Json& payload) = 0;
     // broadcast(event, payload): every subscriber of this topic, this one included. Encoded
@@ -149,6 +158,18 @@ public:
     // broadcast_to(topic, event, payload): every subscriber of another topic.
     virtual void broadcast_to(std::string_view topic, std::string_view event,
                               const Json& payload) = 0;
+    // track_presence(meta, announce_online): track this connection's user (key = user id)
+    // in this topic with meta (an object; phx_ref is added), and push `presence_state` to
+    // this client. Every subscriber then gets the join in the next `presence_diff`. With
+    // announce_online, the topic also gets `user:online` / `user:offline` {userId} when the
+    // user's first entry appears / last entry goes (a second tab does not flap it). One
+    // entry per channel: tracking again does nothing. The entry leaves with the channel.
+    virtual void track_presence(const Json& meta, bool announce_online = false) = 0;
+    // update_presence(meta): replace the meta (a leave of the old phx_ref and a join of a
+    // new one with phx_ref_prev, in one diff). Does nothing when not tracked.
+    virtual void update_presence(const Json& meta) = 0;
+    // untrack_presence(): remove the entry now (it also goes when the channel ends).
+    virtual void untrack_presence() = 0;
     // responder(): during handle_in, a handle to answer the current push later (pair it
     // with Reply::none()). Outside handle_in it is empty.
     virtual Responder responder() = 0;

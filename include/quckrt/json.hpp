@@ -112,6 +112,9 @@ public:
     // set(key, value): replace or append a member; returns *this for chaining.
     Json& set(std::string_view key, Json value);
 
+    // erase(key): remove a member of an object; returns whether it was there.
+    bool erase(std::string_view key);
+
     // push_back(value): append to an array (a null becomes an empty array first).
     void push_back(Json value);
 

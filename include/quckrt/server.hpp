@@ -31,6 +31,7 @@
 #include <quckrt/auth.hpp>
 #include <quckrt/channel.hpp>
 #include <quckrt/json.hpp>
+#include <quckrt/presence.hpp>
 #include <quckrt/status.hpp>
 
 namespace quckrt {
@@ -85,6 +86,15 @@ struct ServerOptions {
     // How long stop() waits for clients to take their close frames before it cuts them.
     std::chrono::milliseconds drain_timeout{5000};
 
+    // Presence diffs of one topic are merged over this window and sent as one presence_diff
+    // (Phoenix.Tracker's broadcast period). Shorter: fresher lists; longer: fewer frames in
+    // a join storm.
+    std::chrono::milliseconds presence_broadcast_ms{50};
+
+    // Bearer token for the HTTP API (/api/...). Empty: the API accepts only user JWTs
+    // (read-only endpoints) — set it to manage the server over HTTP.
+    std::string admin_token{};
+
     // Built-in channels. `chat:*` (message:send, typing) is on by default.
     bool builtin_chat = true;
 
@@ -116,6 +126,9 @@ public:
     // broadcast(topic, event, payload): every subscriber on every loop of this node.
     // payload must be an object. Any thread.
     void broadcast(std::string_view topic, std::string_view event, const Json& payload);
+
+    // presence(): this node's presence (who is online where). Any thread.
+    const Presence& presence() const;
 
     // connection_count(): WebSocket connections currently open on this node. Any thread.
     int connection_count() const;

@@ -20,6 +20,14 @@ public:
         return JoinResult::ok();
     }
 
+    void after_join(Socket& socket) override {
+        const ConnectInfo& info = socket.connect_info();
+        socket.track_presence(Json::object({{"device", info.device.empty() ? "unknown" : info.device},
+                                            {"userAgent", info.user_agent},
+                                            {"joinedAt", core::iso8601_utc(unix_ms_now())}}),
+                              /*announce_online=*/true);
+    }
+
     Reply handle_in(const InMessage& m, Socket& socket) override {
         if (m.is_binary) return Reply::error("binary payloads are not supported on chat topics");
         if (m.event == "message:send") return send(m.payload, socket);

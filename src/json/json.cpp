@@ -232,6 +232,18 @@ Json& Json::set(std::string_view key, Json value) {
     return *this;
 }
 
+bool Json::erase(std::string_view key) {
+    if (!is_object()) return false;
+    Object& obj = std::get<Object>(v_);
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        if (it->first == key) {
+            obj.erase(it);
+            return true;
+        }
+    }
+    return false;
+}
+
 void Json::push_back(Json value) {
     if (is_null()) v_ = Array{};
     if (!is_array()) die_wrong_type("push_back", type());

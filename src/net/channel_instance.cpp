@@ -18,6 +18,31 @@ ChannelInstance::ChannelInstance(Connection& conn, std::string topic, std::strin
 }
 
 const Claims& ChannelInstance::user() const { return conn_.claims(); }
+const ConnectInfo& ChannelInstance::connect_info() const { return conn_.connect_info(); }
+
+void ChannelInstance::track_presence(const Json& meta, bool announce_online) {
+    if (presence_owner_) return;
+    NodePresence& presence = conn_.loop().server().presence();
+    const uint64_t owner = presence.new_owner();
+    Json state = presence.track(owner, topic_, user().user_id, meta.is_object() ? meta : Json::object(),
+                                announce_online);
+    if (state.is_null()) return;
+    presence_owner_ = owner;
+    // phoenix.js Presence needs a state for every (re)join before it applies diffs.
+    push("presence_state", state);
+}
+
+void ChannelInstance::update_presence(const Json& meta) {
+    if (!presence_owner_) return;
+    conn_.loop().server().presence().update(presence_owner_,
+                                            meta.is_object() ? meta : Json::object());
+}
+
+void ChannelInstance::untrack_presence() {
+    if (!presence_owner_) return;
+    conn_.loop().server().presence().untrack(presence_owner_);
+    presence_owner_ = 0;
+}
 
 bool ChannelInstance::valid_payload(const Json& payload, std::string_view what) const {
     if (payload.is_object()) return true;

@@ -19,6 +19,10 @@ public:
 
     const std::string& topic() const override { return topic_; }
     const Claims& user() const override;
+    const ConnectInfo& connect_info() const override;
+    void track_presence(const Json& meta, bool announce_online) override;
+    void update_presence(const Json& meta) override;
+    void untrack_presence() override;
     void push(std::string_view event, const Json& payload) override;
     void broadcast(std::string_view event, const Json& payload) override;
     void broadcast_from(std::string_view event, const Json& payload) override;
@@ -45,6 +49,7 @@ private:
     std::string join_ref_;
     std::unique_ptr<Channel> channel_;
     core::Subscription subscription_;
+    uint64_t presence_owner_ = 0;  // non-zero while tracked
     const std::string* current_ref_ = nullptr;
     std::shared_ptr<Responder::Target> current_target_;
 };

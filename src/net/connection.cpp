@@ -20,8 +20,13 @@ constexpr size_t kKeepQueueCapacity = 16;
 
 }  // namespace
 
-Connection::Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims)
-    : loop_(loop), wsi_(wsi), id_(id), claims_(std::move(claims)), last_rx_ms_(now_ms()) {}
+Connection::Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims, ConnectInfo info)
+    : loop_(loop),
+      wsi_(wsi),
+      id_(id),
+      claims_(std::move(claims)),
+      info_(std::move(info)),
+      last_rx_ms_(now_ms()) {}
 
 Connection::~Connection() = default;
 
@@ -279,6 +284,7 @@ void Connection::late_reply(const std::string& topic, const std::string& join_re
 
 void Connection::remove_channel(ChannelInstance& channel, TerminateReason reason) {
     loop_.hub().unsubscribe(channel.topic(), channel.subscription());
+    channel.untrack_presence();
     try {
         channel.channel().terminate(reason, channel);
     } catch (const std::exception& e) {

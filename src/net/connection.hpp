@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <quckrt/auth.hpp>
+#include <quckrt/channel.hpp>
 #include <quckrt/server.hpp>
 
 #include "core/hub.hpp"
@@ -25,11 +26,12 @@ class Loop;
 
 class Connection final : public core::FrameSink {
 public:
-    Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims);
+    Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims, ConnectInfo info);
     ~Connection() override;
 
     uint64_t id() const { return id_; }
     const Claims& claims() const { return claims_; }
+    const ConnectInfo& connect_info() const { return info_; }
     Loop& loop() { return loop_; }
 
     // FrameSink: queue a shared frame (a broadcast).
@@ -72,6 +74,7 @@ private:
     lws* wsi_;
     const uint64_t id_;
     Claims claims_;
+    ConnectInfo info_;
 
     // Output queue: frames from out_head_ on are waiting. A vector, not a deque: an idle
     // connection then holds no allocation at all.

@@ -109,6 +109,8 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
     queue_->attach(context_);
     sweep_timer_.loop = this;
     schedule_sweep();
+    presence_timer_.loop = this;
+    if (index_ == 0) schedule_presence();
     ready->set_value(bound);
 
     while (!exit_.load(std::memory_order_relaxed)) {
@@ -124,6 +126,18 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
 
 void Loop::schedule_sweep() {
     lws_sul_schedule(context_, 0, &sweep_timer_.sul, &Loop::on_sweep_timer, kSweepInterval);
+}
+
+void Loop::schedule_presence() {
+    const auto window = server_.options().presence_broadcast_ms.count();
+    lws_sul_schedule(context_, 0, &presence_timer_.sul, &Loop::on_presence_timer,
+                     static_cast<lws_usec_t>(window) * LWS_US_PER_MS);
+}
+
+void Loop::on_presence_timer(lws_sorted_usec_list_t* sul) {
+    Loop* loop = reinterpret_cast<SweepTimer*>(sul)->loop;
+    loop->server_.flush_presence(loop);
+    loop->schedule_presence();
 }
 
 void Loop::on_sweep_timer(lws_sorted_usec_list_t* sul) {
@@ -210,10 +224,11 @@ int Loop::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* 
 int Loop::on_established(lws* wsi, void* user) {
     auto it = pending_.find(wsi);
     if (it == pending_.end()) return -1;  // not authenticated at the upgrade: refuse
-    Claims claims = std::move(it->second);
+    PendingConnection pending = std::move(it->second);
     pending_.erase(it);
     const uint64_t id = (static_cast<uint64_t>(index_) << 48) | next_connection_++;
-    auto conn = std::make_unique<Connection>(*this, wsi, id, std::move(claims));
+    auto conn = std::make_unique<Connection>(*this, wsi, id, std::move(pending.claims),
+                                             std::move(pending.info));
     *static_cast<Connection**>(user) = conn.get();
     spdlog::debug("event=connected conn={} user={}", id, conn->claims().user_id);
     connections_.emplace(id, std::move(conn));

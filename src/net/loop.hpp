@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include <quckrt/auth.hpp>
+#include <quckrt/channel.hpp>
 #include <quckrt/server.hpp>
 
 #include "core/hub.hpp"
@@ -57,6 +58,8 @@ public:
 private:
     void run(int port, std::promise<Result<int>>* ready);
     static void on_sweep_timer(lws_sorted_usec_list_t* sul);
+    static void on_presence_timer(lws_sorted_usec_list_t* sul);
+    void schedule_presence();
     void sweep();
     void schedule_sweep();
 
@@ -88,10 +91,15 @@ private:
     core::Hub hub_;
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
     // Claims verified at the upgrade, waiting for the connection to be established.
-    std::unordered_map<lws*, Claims> pending_;
+    struct PendingConnection {
+        Claims claims;
+        ConnectInfo info;
+    };
+    std::unordered_map<lws*, PendingConnection> pending_;
     std::string scratch_;
     uint64_t next_connection_ = 1;
     SweepTimer sweep_timer_{};
+    SweepTimer presence_timer_{};  // loop 0 only: presence diff window
     std::atomic<bool> exit_{false};
     bool draining_ = false;
     int64_t drain_deadline_ms_ = 0;

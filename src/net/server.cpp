@@ -93,6 +93,27 @@ void Server::Impl::publish(net::Loop* origin, std::string_view topic,
     }
 }
 
+void Server::Impl::flush_presence(net::Loop* origin) {
+    for (auto& out : presence_.take_diffs()) {
+        const auto& d = out.diff;
+        Json payload = Json::object({{"joins", d.joins}, {"leaves", d.leaves}});
+        publish(origin, d.topic,
+                wire::make_text_frame(wire::encode_broadcast(d.topic, "presence_diff", payload)),
+                nullptr);
+        if (!out.announce) continue;
+        for (const auto& user : d.came_online)
+            publish(origin, d.topic,
+                    wire::make_text_frame(wire::encode_broadcast(
+                        d.topic, "user:online", Json::object({{"userId", user}}))),
+                    nullptr);
+        for (const auto& user : d.went_offline)
+            publish(origin, d.topic,
+                    wire::make_text_frame(wire::encode_broadcast(
+                        d.topic, "user:offline", Json::object({{"userId", user}}))),
+                    nullptr);
+    }
+}
+
 void Server::Impl::report(const Status& status) const {
     spdlog::error("event=error code={} message=\"{}\"", to_string(status.code()), status.message());
     if (options_.on_error) options_.on_error(status);
@@ -135,6 +156,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         return invalid_argument("max_queued_bytes must be >= max_frame_bytes");
     if (options.idle_timeout.count() < 1000)
         return invalid_argument("idle_timeout must be at least 1 s");
+    if (options.presence_broadcast_ms.count() < 1)
+        return invalid_argument("presence_broadcast_ms must be >= 1");
     if (options.socket_path.empty() || options.socket_path.front() != '/')
         return invalid_argument("socket_path must start with '/'");
     std::shared_ptr<Authenticator> auth = options.authenticator;
@@ -157,6 +180,7 @@ void Server::channel(std::string pattern, ChannelFactory factory) {
 Status Server::start() { return impl_->start(); }
 int Server::port() const { return impl_->port(); }
 int Server::connection_count() const { return impl_->connections().load(); }
+const Presence& Server::presence() const { return impl_->presence(); }
 void Server::stop() { impl_->stop(); }
 void Server::wait() { impl_->wait(); }
 

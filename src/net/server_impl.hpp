@@ -10,6 +10,7 @@
 
 #include <quckrt/server.hpp>
 
+#include "net/node_presence.hpp"
 #include "net/router.hpp"
 #include "wire/frame.hpp"
 
@@ -42,6 +43,9 @@ public:
     net::Router& router() { return router_; }
     const net::Router& router() const { return router_; }
     int port() const { return port_.load(); }
+    net::NodePresence& presence() { return presence_; }
+    // flush_presence(origin): broadcast the presence diffs of the last window.
+    void flush_presence(net::Loop* origin);
 
     std::atomic<int>& connections() { return connections_; }
     bool draining() const { return draining_.load(); }
@@ -56,6 +60,7 @@ private:
     ServerOptions options_;
     std::shared_ptr<Authenticator> auth_;
     net::Router router_;
+    net::NodePresence presence_;
     std::vector<std::unique_ptr<net::Loop>> loops_;
     std::atomic<int> port_{0};
     std::atomic<int> connections_{0};

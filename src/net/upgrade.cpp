@@ -100,7 +100,10 @@ int Loop::on_confirm_upgrade(lws* wsi) {
         return refuse({503, "SERVER_FULL", "connection limit reached on this node"});
     }
     // The slot is reserved; WSI_DESTROY releases it if the upgrade never completes.
-    pending_[wsi] = std::move(*claims);
+    std::string device;
+    url_arg(wsi, "device=", device);
+    pending_[wsi] = PendingConnection{std::move(*claims),
+                                      ConnectInfo{user_agent, device.substr(0, 64), peer}};
     return 0;
 }
 

@@ -90,6 +90,10 @@ struct ServerOptions {
     // (Phoenix.Tracker's broadcast period). Shorter: fresher lists; longer: fewer frames in
     // a join storm.
     std::chrono::milliseconds presence_broadcast_ms{50};
+    // user:online / user:offline go to topics with at most this many present users. Each
+    // such event reaches every member, so in a large room a join storm would cost
+    // O(members²) frames; there presence_diff (merged per window) carries the same news.
+    size_t presence_announce_max_keys = 256;
 
     // Bearer token for the HTTP API (/api/...). Empty: the API accepts only user JWTs
     // (read-only endpoints) — set it to manage the server over HTTP.

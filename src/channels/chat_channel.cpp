@@ -14,13 +14,17 @@ int64_t unix_ms_now() {
 
 class ChatChannel final : public Channel {
 public:
-    JoinResult join(const Json&, Socket& socket) override {
+    JoinResult join(const Json& params, Socket& socket) override {
+        // {"presence": false}: join without being tracked (bots, backend listeners, load
+        // generators); the channel still gets every message.
+        track_presence_ = params.get_bool("presence", true);
         conversation_id_ = socket.topic().substr(socket.topic().find(':') + 1);
         if (conversation_id_.empty()) return JoinResult::error("invalid conversation id");
         return JoinResult::ok();
     }
 
     void after_join(Socket& socket) override {
+        if (!track_presence_) return;
         const ConnectInfo& info = socket.connect_info();
         socket.track_presence(Json::object({{"device", info.device.empty() ? "unknown" : info.device},
                                             {"userAgent", info.user_agent},
@@ -75,6 +79,7 @@ private:
     }
 
     std::string conversation_id_;
+    bool track_presence_ = true;
 };
 
 }  // namespace

@@ -130,6 +130,11 @@ void PresenceState::merge_remote(std::string_view node, std::string_view topic,
 
 void PresenceState::untrack_remote(std::string_view ref) { remove(std::string(ref)); }
 
+size_t PresenceState::key_count(std::string_view topic) const {
+    auto t = topics_.find(std::string(topic));
+    return t == topics_.end() ? 0 : t->second.key_order.size();
+}
+
 Json PresenceState::list(std::string_view topic) const {
     Json out = Json::object();
     auto t = topics_.find(std::string(topic));

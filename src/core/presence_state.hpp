@@ -65,6 +65,8 @@ public:
     // present_keys(): every key with at least one entry, sorted.
     std::vector<std::string> present_keys() const;
     size_t entry_count() const { return entries_.size(); }
+    // key_count(topic): distinct keys present in topic.
+    size_t key_count(std::string_view topic) const;
 
     // take_diffs(): the accumulated diffs per topic (both joins and leaves always objects),
     // and reset the window.

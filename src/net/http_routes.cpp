@@ -33,6 +33,7 @@ size_t url_number(lws* wsi, const char* name_eq, size_t fallback, size_t max) {
     char buf[32];
     const char* v = lws_get_urlarg_by_name(wsi, name_eq, buf, sizeof(buf));
     if (!v || !*v) return fallback;
+    if (*v < '0' || *v > '9') return fallback;  // no sign, no spaces
     char* end = nullptr;
     const unsigned long long n = std::strtoull(v, &end, 10);
     if (*end != '\0') return fallback;
@@ -81,6 +82,16 @@ int Loop::on_http(lws* wsi, std::string_view uri) {
                                  {"offset", static_cast<int64_t>(offset)},
                                  {"limit", static_cast<int64_t>(limit)}})
                        .dump();
+        } else if (uri == "/api/presence") {
+            // ?user_id=... for ids the path form cannot carry ("online", or a '/').
+            char buf[512];
+            const char* id = lws_get_urlarg_by_name(wsi, "user_id=", buf, sizeof(buf));
+            if (!id || !*id) {
+                status = 400;
+                body = error_body("BAD_REQUEST", "user_id query parameter required");
+            } else {
+                body = user_json(server_.presence().user(id)).dump();
+            }
         } else if (uri.starts_with(kPresencePrefix) && uri.size() > kPresencePrefix.size() &&
                    uri.find('/', kPresencePrefix.size()) == std::string_view::npos) {
             body = user_json(server_.presence().user(uri.substr(kPresencePrefix.size()))).dump();

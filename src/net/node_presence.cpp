@@ -15,7 +15,10 @@ int64_t unix_ms() {
 
 }  // namespace
 
-NodePresence::NodePresence() : state_("local"), incarnation_(std::random_device{}() ^
+NodePresence::NodePresence(size_t announce_max_keys)
+    : state_("local"),
+      announce_max_keys_(announce_max_keys),
+      incarnation_(std::random_device{}() ^
                                                  (uint64_t(std::random_device{}()) << 32)) {}
 
 std::string NodePresence::new_ref() {
@@ -54,12 +57,15 @@ std::vector<NodePresence::Outgoing> NodePresence::take_diffs() {
     std::lock_guard lock(mu_);
     std::vector<Outgoing> out;
     for (auto& d : state_.take_diffs()) {
-        const bool announce = announce_topics_.contains(d.topic);
+        // Big rooms get no per-user announcements (see presence_announce_max_keys).
+        const bool announce = announce_topics_.contains(d.topic) &&
+                              state_.key_count(d.topic) <= announce_max_keys_ &&
+                              d.came_online.size() + d.went_offline.size() <= announce_max_keys_;
         out.push_back({std::move(d), announce});
     }
     // Forget announce flags of topics nobody is present in any more.
     for (auto it = announce_topics_.begin(); it != announce_topics_.end();) {
-        if (state_.list(*it).size() == 0) it = announce_topics_.erase(it);
+        if (state_.key_count(*it) == 0) it = announce_topics_.erase(it);
         else ++it;
     }
     return out;

@@ -19,7 +19,7 @@ namespace quckrt::net {
 
 class NodePresence final : public Presence {
 public:
-    NodePresence();
+    explicit NodePresence(size_t announce_max_keys);
 
     Json list(std::string_view topic) const override;
     UserPresence user(std::string_view user_id) const override;
@@ -52,6 +52,7 @@ private:
     std::unordered_set<std::string> announce_topics_;
     std::unordered_map<std::string, int64_t> last_seen_ms_;
     std::atomic<uint64_t> next_owner_{0};
+    size_t announce_max_keys_;
     uint64_t incarnation_;  // random per process: refs are never reused across restarts
     uint64_t next_ref_ = 0;
 };

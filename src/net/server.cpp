@@ -38,7 +38,9 @@ void route_lws_logs() {
 }  // namespace
 
 Server::Impl::Impl(ServerOptions options, std::shared_ptr<Authenticator> auth)
-    : options_(std::move(options)), auth_(std::move(auth)) {}
+    : options_(std::move(options)),
+      auth_(std::move(auth)),
+      presence_(options_.presence_announce_max_keys) {}
 
 Server::Impl::~Impl() {
     stop();

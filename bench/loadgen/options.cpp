@@ -1,0 +1,166 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <string_view>
+
+namespace quckrt::bench {
+namespace {
+
+bool to_uint(std::string_view s, uint32_t& out) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool to_int(std::string_view s, int& out) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool to_double(std::string_view s, double& out) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size() && out >= 0;
+}
+
+using Setter = std::function<bool(std::string_view)>;
+
+std::map<std::string, Setter, std::less<>> setters(Options& o) {
+    auto str = [](std::string& field) {
+        return [&field](std::string_view v) {
+            field = v;
+            return !v.empty();
+        };
+    };
+    auto u32 = [](uint32_t& field) {
+        return [&field](std::string_view v) { return to_uint(v, field); };
+    };
+    auto dbl = [](double& field) {
+        return [&field](std::string_view v) { return to_double(v, field); };
+    };
+    return {
+        {"scenario", str(o.scenario)},
+        {"host", str(o.host)},
+        {"port",
+         [&o](std::string_view v) { return to_int(v, o.port) && o.port > 0 && o.port < 65536; }},
+        {"path", str(o.path)},
+        {"jwt-secret", str(o.jwt_secret)},
+        {"server-pid",
+         [&o](std::string_view v) { return to_int(v, o.server_pid) && o.server_pid > 0; }},
+        {"subscribers", u32(o.subscribers)},
+        {"topic", str(o.topic)},
+        {"topics", u32(o.topics)},
+        {"subscribers-per-topic", u32(o.subscribers_per_topic)},
+        {"publishers", u32(o.publishers)},
+        {"rate", dbl(o.rate)},
+        {"window", u32(o.window)},
+        {"payload-bytes", u32(o.payload_bytes)},
+        {"warmup", dbl(o.warmup_s)},
+        {"drain", dbl(o.drain_s)},
+        {"quiet-max", dbl(o.quiet_max_s)},
+        {"connections", u32(o.connections)},
+        {"settle", dbl(o.settle_s)},
+        {"duration", dbl(o.duration_s)},
+        {"max-pending", u32(o.max_pending)},
+        {"heartbeat", dbl(o.heartbeat_s)},
+        {"join-params", str(o.join_params)},
+        {"poll-interval-us", dbl(o.poll_interval_us)},
+        {"setup-timeout", dbl(o.setup_timeout_s)},
+    };
+}
+
+}  // namespace
+
+bool parse_options(int argc, char** argv, Options& options, std::string& error) {
+    auto table = setters(options);
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            options.scenario = "help";
+            return true;
+        }
+        if (arg == "--close-after-join" || arg == "--members-publish") {
+            (arg == "--members-publish" ? options.members_publish : options.close_after_join) =
+                true;
+            continue;
+        }
+        if (arg.substr(0, 2) != "--") {
+            error = "unexpected argument '" + std::string(arg) + "'";
+            return false;
+        }
+        arg.remove_prefix(2);
+        std::string_view value;
+        const size_t eq = arg.find('=');
+        if (eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            error = "--" + std::string(arg) + " needs a value";
+            return false;
+        }
+        const auto it = table.find(arg);
+        if (it == table.end()) {
+            error = "unknown flag --" + std::string(arg) + " (see --help)";
+            return false;
+        }
+        if (!it->second(value)) {
+            error = "bad value '" + std::string(value) + "' for --" + std::string(arg);
+            return false;
+        }
+    }
+    if (options.scenario.empty()) {
+        error = "--scenario is required (fanout, topics, idle or connect)";
+        return false;
+    }
+    if (options.port == 0) {
+        error = "--port is required";
+        return false;
+    }
+    if (options.max_pending == 0) options.max_pending = 1;
+    return true;
+}
+
+const char* usage() {
+    return R"(quckrt-loadgen: load generator for a Phoenix Channels V2 server (quckrt-server)
+
+usage: quckrt-loadgen --scenario NAME --port PORT [flags]
+
+common:
+  --host 127.0.0.1        loopback only
+  --port PORT             server port (required)
+  --path /socket/websocket
+  --jwt-secret SECRET     HS256 secret shared with the server (default bench-secret)
+  --server-pid PID        read the server's CPU time and RSS from /proc
+  --max-pending 200       handshakes in progress at once (protects the listen backlog)
+  --heartbeat 30          seconds between heartbeats per connection
+  --join-params JSON      phx_join payload (default {"presence":false}: no presence)
+  --setup-timeout 30      seconds allowed for connect + upgrade + join
+
+--scenario fanout         N subscribers on one topic, P publishers at R publishes/s in total
+  --subscribers 2000 --publishers 1 --rate 200 --duration 10 --warmup 2 --drain 5
+  --payload-bytes 64 --topic chat:bench
+  --quiet-max 30          after the joins, wait up to this long until the server has sent
+                          nothing for 0.5 s (join-storm traffic such as presence) first
+
+--scenario topics         T topics x K subscribers, publishers keep W pushes in flight
+  --topics 10 --subscribers-per-topic 100 --publishers T --window 8 --duration 10
+  --rate R                optional: publish at R/s in total instead of the window
+  --members-publish       every subscriber also publishes (chat conversations); its own
+                          message:new then counts as a delivery. Example, 5000 two-member
+                          conversations at 20k messages/s: --topics 5000
+                          --subscribers-per-topic 2 --members-publish --rate 20000
+
+--scenario idle           N connections, each joined to its own topic chat:idle-<i>
+  --connections 10000 --settle 2 --duration 0 (extra hold time)
+
+--scenario connect        R new connections (connect + upgrade + JWT + join) per second
+  --rate 1000 --duration 10 [--close-after-join]
+
+Output: human-readable lines, then one line "RESULT {json}". Exit status 0 only when every
+connection was set up and none was lost.
+)";
+}
+
+}  // namespace quckrt::bench

@@ -1,0 +1,56 @@
+// Command-line options of quckrt-loadgen. Every scenario reads the same struct; flags that
+// do not apply to the chosen scenario are ignored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace quckrt::bench {
+
+struct Options {
+    std::string scenario;  // fanout | topics | idle | connect
+    std::string host = "127.0.0.1";
+    int port = 0;
+    std::string path = "/socket/websocket";
+    std::string jwt_secret = "bench-secret";
+    int server_pid = 0;  // 0: no server CPU or memory figures
+
+    // fanout / topics
+    uint32_t subscribers = 2000;       // fanout: subscribers of the one topic
+    std::string topic = "chat:bench";  // fanout topic; topics uses "<topic>-<t>"
+    uint32_t topics = 10;
+    uint32_t subscribers_per_topic = 100;
+    uint32_t publishers = 0;       // 0: 1 for fanout, one per topic for topics
+    bool members_publish = false;  // topics: every subscriber also publishes, no
+                                   // separate publisher connections
+    double rate = -1;              // <0: scenario default; topics: 0 = window mode
+    uint32_t window = 8;           // topics: pushes in flight per publisher
+    uint32_t payload_bytes = 64;   // length of the message content
+    double warmup_s = 2;           // publishing before the measured window
+    double drain_s = 5;            // wait at most this long for late deliveries
+    double quiet_max_s = 30;       // after setup, wait at most this long for the server to
+                                   // stop sending (join-storm traffic such as presence)
+
+    // idle / connect
+    uint32_t connections = 10000;   // idle
+    double settle_s = 2;            // idle: wait after the last join before measuring
+    bool close_after_join = false;  // connect: close each connection once joined
+
+    double duration_s = -1;      // <0: scenario default
+    uint32_t max_pending = 200;  // handshakes in progress at once
+    double heartbeat_s = 30;
+    // Join payload. Presence off by default: the fan-out targets compare with servers that
+    // track none; `--join-params {}` measures with chat presence on.
+    std::string join_params = R"({"presence":false})";
+    double poll_interval_us = 0;  // minimum time between two epoll_wait calls
+    double setup_timeout_s = 30;
+};
+
+// parse_options(argc, argv, options, error): false with a message on a bad flag or value.
+// Sets options.scenario to "help" for --help.
+bool parse_options(int argc, char** argv, Options& options, std::string& error);
+
+// usage(): the --help text.
+const char* usage();
+
+}  // namespace quckrt::bench

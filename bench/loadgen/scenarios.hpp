@@ -1,0 +1,17 @@
+// The four scenarios. Each prints human-readable lines and a final RESULT line, and returns
+// the process exit status.
+#pragma once
+
+#include "options.hpp"
+
+namespace quckrt::bench {
+
+// fanout: N subscribers of one topic, P publishers at a fixed total rate.
+// topics: T topics x K subscribers, publishers windowed by replies (or at a fixed rate).
+int run_pubsub(const Options& options);
+// idle: N connections each joined to its own topic; server memory per connection.
+int run_idle(const Options& options);
+// connect: new connections at a fixed rate; connect-to-join-ok latency.
+int run_connect(const Options& options);
+
+}  // namespace quckrt::bench

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# run.sh SCENARIO [quckrt-loadgen flags...]
+#
+# Starts quckrt-server pinned to CPU 0 (one loop), runs quckrt-loadgen pinned to CPU 1
+# against it, and stops the server afterwards. The last line of output is the loadgen's
+# "RESULT {...}" line. Exit status is the loadgen's (0 only if every connection was set up,
+# none was lost and every delivery arrived).
+#
+# SCENARIO is a loadgen scenario (fanout, topics, idle, connect) or one of these presets,
+# which reproduce the rows of the targets table in docs/design.md:
+#   fanout-heavy   2000 subscribers of one topic, 200 publishes/s (400k deliveries/s)
+#   fanout-light   2000 subscribers of one topic, 20 publishes/s
+#   topics-max     10 topics x 100 subscribers, publishers as fast as replies allow
+#   conversations  5000 two-member conversations (10k connections), 20k messages/s
+#   idle-10k       10k idle joined connections
+#   connect-1000   connect + JWT + join at 1000/s for 10 s
+# Extra flags are appended after the preset's, so they override it.
+#
+# Environment:
+#   QUCKRT_SERVER       server binary (default build/release/server/quckrt-server)
+#   QUCKRT_LOADGEN      loadgen binary (default: next to the server, under bench/)
+#   QUCKRT_SERVER_ARGS  extra server flags
+#   QUCKRT_SERVER_CPU / QUCKRT_LOADGEN_CPU   CPUs to pin to (default 0 and 1)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+server=${QUCKRT_SERVER:-$root/build/release/server/quckrt-server}
+loadgen=${QUCKRT_LOADGEN:-$(dirname "$(dirname "$server")")/bench/quckrt-loadgen}
+server_cpu=${QUCKRT_SERVER_CPU:-0}
+loadgen_cpu=${QUCKRT_LOADGEN_CPU:-1}
+secret=bench-secret
+
+if [[ $# -lt 1 ]]; then
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+preset=$1
+shift
+case $preset in
+    fanout-heavy)  args=(--scenario fanout --subscribers 2000 --publishers 1 --rate 200
+                         --duration 10) ;;
+    fanout-light)  args=(--scenario fanout --subscribers 2000 --publishers 1 --rate 20
+                         --duration 10) ;;
+    topics-max)    args=(--scenario topics --topics 10 --subscribers-per-topic 100 --window 8
+                         --duration 10) ;;
+    conversations) args=(--scenario topics --topics 5000 --subscribers-per-topic 2
+                         --members-publish --rate 20000 --duration 10) ;;
+    idle-10k)      args=(--scenario idle --connections 10000) ;;
+    connect-1000)  args=(--scenario connect --rate 1000 --duration 10) ;;
+    fanout|topics|idle|connect) args=(--scenario "$preset") ;;
+    *) echo "run.sh: unknown scenario '$preset'" >&2; exit 2 ;;
+esac
+
+for bin in "$server" "$loadgen"; do
+    if [[ ! -x $bin ]]; then
+        echo "run.sh: $bin is missing; build it first, e.g." >&2
+        echo "  cmake -S $root -B $root/build/release -G Ninja -DCMAKE_BUILD_TYPE=Release" >&2
+        echo "  cmake --build $root/build/release -j2 --target quckrt-server quckrt-loadgen" >&2
+        exit 2
+    fi
+done
+
+# Both processes may hold up to the hard open-file limit (20000 here).
+ulimit -n "$(ulimit -Hn)"
+
+workdir=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck disable=SC2086  # QUCKRT_SERVER_ARGS is a list of flags on purpose
+taskset -c "$server_cpu" "$server" --host 127.0.0.1 --port 0 --loops 1 --jwt-secret "$secret" \
+    --max-connections 19900 --log-level warn ${QUCKRT_SERVER_ARGS:-} \
+    >"$workdir/server.out" 2>"$workdir/server.err" &
+server_pid=$!
+
+port=
+for _ in $(seq 100); do
+    port=$(sed -n 's|^quckrt-server listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
+        "$workdir/server.out" | head -n 1)
+    [[ -n $port ]] && break
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "run.sh: quckrt-server exited before listening:" >&2
+        cat "$workdir/server.err" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+if [[ -z $port ]]; then
+    echo "run.sh: quckrt-server did not print its port within 10 s" >&2
+    exit 1
+fi
+echo "server pid $server_pid on CPU $server_cpu, port $port; loadgen on CPU $loadgen_cpu"
+echo "loadgen ${args[*]} $*"
+
+status=0
+timeout --signal=INT 170 taskset -c "$loadgen_cpu" "$loadgen" --port "$port" \
+    --server-pid "$server_pid" --jwt-secret "$secret" "${args[@]}" "$@" || status=$?
+
+if ! kill -0 "$server_pid" 2>/dev/null; then
+    wait "$server_pid" || echo "run.sh: quckrt-server died during the run (exit status $?)" >&2
+    tail -n 20 "$workdir/server.err" >&2
+    server_pid=
+    [[ $status -eq 0 ]] && status=1
+else
+    # libwebsockets always prints two "N:" (notice) banner lines; show anything else.
+    if grep -qv '\] N: ' "$workdir/server.err"; then
+        echo "--- server stderr (last 10 lines other than lws notices)"
+        grep -v '\] N: ' "$workdir/server.err" | tail -n 10
+    fi
+fi
+exit "$status"

@@ -1,4 +1,5 @@
 // quckrt-server: flags and environment -> ServerOptions -> Server. Nothing else lives here.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
         std::cout << quckrt::cli::usage();
         return 0;
     }
+    // Logs to stderr; stdout carries only the "listening on" line that scripts wait for.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("quckrt"));
     spdlog::set_level(spdlog::level::from_str(config->log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
 

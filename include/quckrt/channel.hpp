@@ -60,14 +60,60 @@ public:
         return {false, Json::object({{"reason", reason}})};
     }
     static JoinResult error(const char* reason) { return error(std::string_view(reason)); }
+    // deferred(): the answer comes later through the JoinResponder taken from
+    // Socket::join_responder() (e.g. after a storage lookup). Until it does, later frames of
+    // this connection wait, so the client's order of operations is kept (Phoenix §4.2).
+    static JoinResult deferred() {
+        JoinResult r{false, Json::object()};
+        r.deferred_ = true;
+        return r;
+    }
 
     bool accepted() const { return accepted_; }
+    bool is_deferred() const { return deferred_; }
     const Json& response() const { return response_; }
 
 private:
     JoinResult(bool accepted, Json response) : accepted_(accepted), response_(std::move(response)) {}
     bool accepted_;
     Json response_;
+    bool deferred_ = false;
+};
+
+// JoinResponder: completes a deferred join, from any thread. Copyable; only the first
+// completion counts. A join left unanswered for ServerOptions::join_timeout is refused
+// with {"reason":"join timeout"}.
+class JoinResponder {
+public:
+    JoinResponder() = default;
+    // complete(result): accept or refuse (result must not be deferred). False when empty,
+    // already completed, or the server is gone.
+    bool complete(JoinResult result) const;
+
+    struct Target;  // internal
+
+private:
+    friend class ResponderAccess;
+    std::shared_ptr<Target> target_;
+};
+
+class Socket;
+
+// ChannelRef: a handle on one joined channel instance that any thread may keep, to run
+// code on the channel's loop later (Phoenix's send(self(), msg) + handle_info). Copyable.
+class ChannelRef {
+public:
+    ChannelRef() = default;
+    // post(fn): run fn(socket) on the channel's loop if that channel instance still exists
+    // (same join) when the task runs; otherwise fn is dropped. False when empty or the
+    // server is gone.
+    bool post(std::function<void(Socket&)> fn) const;
+
+    struct Target;  // internal
+
+private:
+    friend class ResponderAccess;
+    std::shared_ptr<Target> target_;
 };
 
 // Reply: the answer to a client push.
@@ -170,6 +216,10 @@ public:
     virtual void update_presence(const Json& meta) = 0;
     // untrack_presence(): remove the entry now (it also goes when the channel ends).
     virtual void untrack_presence() = 0;
+    // join_responder(): during join(), the handle to complete a JoinResult::deferred().
+    virtual JoinResponder join_responder() = 0;
+    // self(): a handle to post work back to this channel from another thread.
+    virtual ChannelRef self() = 0;
     // responder(): during handle_in, a handle to answer the current push later (pair it
     // with Reply::none()). Outside handle_in it is empty.
     virtual Responder responder() = 0;

@@ -83,6 +83,8 @@ struct ServerOptions {
     // A connection that sends nothing (not even a heartbeat) for this long is closed.
     // phoenix.js heartbeats every 30 s by default, so keep this above that.
     std::chrono::milliseconds idle_timeout{60000};
+    // A deferred join not completed within this time is refused ("join timeout").
+    std::chrono::milliseconds join_timeout{10000};
     // How long stop() waits for clients to take their close frames before it cuts them.
     std::chrono::milliseconds drain_timeout{5000};
 

@@ -73,19 +73,35 @@ void ChannelInstance::broadcast_to(std::string_view topic, std::string_view even
     conn_.loop().server().publish(&conn_.loop(), topic, frame, nullptr);
 }
 
+InstanceAddress ChannelInstance::address() const {
+    return InstanceAddress{conn_.loop().queue_handle(), &conn_.loop(), conn_.id(), topic_,
+                           join_ref_};
+}
+
 Responder ChannelInstance::responder() {
     if (!current_ref_) return Responder();
     if (!current_target_) {
         auto target = std::make_shared<Responder::Target>();
-        target->queue = conn_.loop().queue_handle();
-        target->loop = &conn_.loop();
-        target->connection_id = conn_.id();
-        target->topic = topic_;
-        target->join_ref = join_ref_;
+        target->at = address();
         target->ref = *current_ref_;
         current_target_ = std::move(target);
     }
     return ResponderAccess::make(current_target_);
+}
+
+JoinResponder ChannelInstance::join_responder() {
+    if (!in_join_) return JoinResponder();
+    if (!join_target_) {
+        join_target_ = std::make_shared<JoinResponder::Target>();
+        join_target_->at = address();
+    }
+    return ResponderAccess::make(join_target_);
+}
+
+ChannelRef ChannelInstance::self() {
+    auto target = std::make_shared<ChannelRef::Target>();
+    target->at = address();
+    return ResponderAccess::make(std::move(target));
 }
 
 bool ChannelInstance::claim_sync_reply() {
@@ -99,12 +115,41 @@ namespace quckrt {
 bool Responder::reply(Reply r) const {
     if (!target_ || r.kind() != Reply::Kind::reply) return false;
     if (target_->used.exchange(true)) return false;
-    auto queue = target_->queue.lock();
+    auto queue = target_->at.queue.lock();
     if (!queue) return false;
     std::shared_ptr<Target> target = target_;
     return queue->post([target, r = std::move(r)] {
-        net::Connection* conn = target->loop->find_connection(target->connection_id);
-        if (conn) conn->late_reply(target->topic, target->join_ref, target->ref, r);
+        const InstanceAddress& at = target->at;
+        net::Connection* conn = at.loop->find_connection(at.connection_id);
+        if (conn) conn->late_reply(at.topic, at.join_ref, target->ref, r);
+    });
+}
+
+bool JoinResponder::complete(JoinResult result) const {
+    if (!target_ || result.is_deferred()) return false;
+    if (target_->used.exchange(true)) return false;
+    auto queue = target_->at.queue.lock();
+    if (!queue) return false;
+    std::shared_ptr<Target> target = target_;
+    return queue->post([target, result = std::move(result)]() mutable {
+        const InstanceAddress& at = target->at;
+        net::Connection* conn = at.loop->find_connection(at.connection_id);
+        if (conn) conn->complete_join(at.topic, at.join_ref, std::move(result));
+    });
+}
+
+bool ChannelRef::post(std::function<void(Socket&)> fn) const {
+    if (!target_ || !fn) return false;
+    auto queue = target_->at.queue.lock();
+    if (!queue) return false;
+    std::shared_ptr<Target> target = target_;
+    return queue->post([target, fn = std::move(fn)] {
+        const InstanceAddress& at = target->at;
+        net::Connection* conn = at.loop->find_connection(at.connection_id);
+        if (!conn) return;
+        net::ChannelInstance* ch = conn->find_channel(at.topic);
+        if (!ch || ch->join_ref() != at.join_ref) return;  // that join is over
+        conn->run_guarded("posted task", [&] { fn(*ch); });
     });
 }
 

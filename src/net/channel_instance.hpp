@@ -7,6 +7,7 @@
 #include <quckrt/channel.hpp>
 
 #include "core/hub.hpp"
+#include "net/responder_target.hpp"
 
 namespace quckrt::net {
 
@@ -29,6 +30,12 @@ public:
     void broadcast_to(std::string_view topic, std::string_view event,
                       const Json& payload) override;
     Responder responder() override;
+    JoinResponder join_responder() override;
+    ChannelRef self() override;
+
+    // Set around Channel::join so join_responder() works only there.
+    void set_in_join(bool in_join) { in_join_ = in_join; }
+    std::shared_ptr<JoinResponder::Target> join_target() const { return join_target_; }
 
     const std::string& join_ref() const { return join_ref_; }
     Channel& channel() { return *channel_; }
@@ -52,6 +59,10 @@ private:
     uint64_t presence_owner_ = 0;  // non-zero while tracked
     const std::string* current_ref_ = nullptr;
     std::shared_ptr<Responder::Target> current_target_;
+    bool in_join_ = false;
+    std::shared_ptr<JoinResponder::Target> join_target_;
+
+    InstanceAddress address() const;
 };
 
 }  // namespace quckrt::net

@@ -18,6 +18,9 @@ constexpr size_t kMaxWriteBatch = 256 * 1024;
 // storage is released so a burst does not pin memory on an idle connection.
 constexpr size_t kKeepQueueCapacity = 16;
 
+// Messages a connection may send while one of its joins is still being decided.
+constexpr size_t kMaxHeldFrames = 1000;
+
 }  // namespace
 
 Connection::Connection(Loop& loop, lws* wsi, uint64_t id, Claims claims, ConnectInfo info)
@@ -65,6 +68,7 @@ void Connection::close(CloseCode code, std::string reason) {
 }
 
 int Connection::fail(CloseCode code, const std::string& reason) {
+    last_failure_ = {code, reason};
     spdlog::info("event=close conn={} user={} code={} reason=\"{}\"", id_, claims_.user_id,
                  static_cast<int>(code), reason);
     lws_close_reason(wsi_, static_cast<lws_close_status>(code),
@@ -132,6 +136,15 @@ int Connection::on_receive(const char* data, size_t len) {
 }
 
 int Connection::process_message(std::string_view bytes, bool binary) {
+    if (pending_join_) {
+        // Bounded: a client that floods while its join is pending is cut off.
+        if (held_.size() >= kMaxHeldFrames ||
+            held_bytes_ + bytes.size() > loop_.server().options().max_frame_bytes * 4)
+            return fail(CloseCode::policy_violation, "too many messages while a join is pending");
+        held_.emplace_back(std::string(bytes), binary);
+        held_bytes_ += bytes.size();
+        return 0;
+    }
     auto frame = binary ? wire::decode_binary(bytes) : wire::decode_text(bytes);
     if (!frame) {
         spdlog::info("event=bad_frame conn={} user={} error=\"{}\"", id_, claims_.user_id,
@@ -184,6 +197,10 @@ void Connection::reply(std::string_view join_ref, std::string_view ref, std::str
     send(wire::encode_reply(join_ref, ref, topic, r.status(), r.response()));
 }
 
+void Connection::report_exception(const char* what, const char* detail) {
+    loop_.server().report(internal_error(std::string(what) + " threw: " + detail));
+}
+
 void Connection::handle_join(wire::InFrame& frame) {
     const ChannelFactory* factory = loop_.server().router().match(frame.topic);
     if (!factory) {
@@ -200,33 +217,72 @@ void Connection::handle_join(wire::InFrame& frame) {
     const int max = loop_.server().options().max_channels_per_socket;
     if (static_cast<int>(channels_.size()) >= max) {
         reply(frame.join_ref, frame.ref, frame.topic, Reply::error("too many channels joined"));
-    } else {
-        auto instance = std::make_unique<ChannelInstance>(*this, frame.topic, frame.join_ref,
-                                                          (*factory)());
-        JoinResult result = JoinResult::error("join crashed");
-        try {
-            result = instance->channel().join(frame.payload, *instance);
-        } catch (const std::exception& e) {
-            loop_.server().report(internal_error("join of " + frame.topic + " threw: " + e.what()));
-        } catch (...) {
-            loop_.server().report(internal_error("join of " + frame.topic + " threw"));
-        }
-        if (!result.response().is_object()) result = JoinResult::error("invalid join reply");
-        reply(frame.join_ref, frame.ref, frame.topic,
-              Reply::status(result.accepted() ? "ok" : "error", result.response()));
-        if (result.accepted()) {
-            ChannelInstance& joined = *instance;
-            loop_.hub().subscribe(joined.topic(), joined.subscription());
-            channels_.push_back(std::move(instance));
-            try {
-                joined.channel().after_join(joined);
-            } catch (const std::exception& e) {
-                loop_.server().report(
-                    internal_error("after_join of " + frame.topic + " threw: " + e.what()));
-            }
+        if (!replaced_join_ref.empty()) send(wire::encode_close(replaced_join_ref, frame.topic));
+        return;
+    }
+    auto pending = std::make_unique<PendingJoin>();
+    pending->instance =
+        std::make_unique<ChannelInstance>(*this, frame.topic, frame.join_ref, (*factory)());
+    pending->ref = frame.ref;
+    pending->replaced_join_ref = std::move(replaced_join_ref);
+    pending->deadline_ms = now_ms() + loop_.server().options().join_timeout.count();
+    pending_join_ = std::move(pending);
+
+    ChannelInstance& instance = *pending_join_->instance;
+    JoinResult result = JoinResult::error("join crashed");
+    instance.set_in_join(true);
+    run_guarded("join", [&] { result = instance.channel().join(frame.payload, instance); });
+    instance.set_in_join(false);
+    if (result.is_deferred() && !instance.join_target()) {
+        loop_.server().report(internal_error("join of " + frame.topic +
+                                             " deferred without taking a JoinResponder"));
+        result = JoinResult::error("join crashed");
+    }
+    if (!result.is_deferred()) finish_join(std::move(result));
+}
+
+void Connection::complete_join(const std::string& topic, const std::string& join_ref,
+                               JoinResult result) {
+    if (!pending_join_ || pending_join_->instance->topic() != topic ||
+        pending_join_->instance->join_ref() != join_ref)
+        return;  // timed out, or the connection moved on
+    finish_join(std::move(result));
+    release_held();
+}
+
+void Connection::finish_join(JoinResult result) {
+    std::unique_ptr<PendingJoin> pending = std::move(pending_join_);
+    ChannelInstance& instance = *pending->instance;
+    const std::string topic = instance.topic();
+    if (!result.response().is_object()) result = JoinResult::error("invalid join reply");
+    reply(instance.join_ref(), pending->ref, topic,
+          Reply::status(result.accepted() ? "ok" : "error", result.response()));
+    if (result.accepted()) {
+        loop_.hub().subscribe(topic, instance.subscription());
+        channels_.push_back(std::move(pending->instance));
+        run_guarded("after_join", [&] { instance.channel().after_join(instance); });
+    }
+    if (!pending->replaced_join_ref.empty())
+        send(wire::encode_close(pending->replaced_join_ref, topic));
+}
+
+void Connection::release_held() {
+    // Process what waited behind the join, in order, until another join defers.
+    size_t i = 0;
+    for (; i < held_.size() && !pending_join_ && !close_; ++i) {
+        auto& [bytes, binary] = held_[i];
+        held_bytes_ -= bytes.size();
+        if (process_message(bytes, binary) < 0) {
+            // Outside an lws callback a -1 closes nothing: close through the queue instead.
+            close(last_failure_.first, last_failure_.second);
+            break;
         }
     }
-    if (!replaced_join_ref.empty()) send(wire::encode_close(replaced_join_ref, frame.topic));
+    held_.erase(held_.begin(), held_.begin() + static_cast<long>(i));
+    if (held_.empty()) {
+        std::vector<std::pair<std::string, bool>>().swap(held_);
+        held_bytes_ = 0;
+    }
 }
 
 void Connection::handle_leave(wire::InFrame& frame) {
@@ -300,12 +356,18 @@ void Connection::remove_channel(ChannelInstance& channel, TerminateReason reason
 }
 
 void Connection::on_closed(bool shutdown) {
+    pending_join_.reset();  // never joined: no terminate; its JoinResponder finds nothing
+    held_.clear();
     const TerminateReason reason = shutdown ? TerminateReason::shutdown : TerminateReason::closed;
     while (!channels_.empty()) remove_channel(*channels_.back(), reason);
 }
 
 void Connection::sweep(int64_t now, int64_t now_unix) {
     if (close_) return;
+    if (pending_join_ && now >= pending_join_->deadline_ms) {
+        finish_join(JoinResult::error("join timeout"));
+        release_held();
+    }
     const auto& opts = loop_.server().options();
     if (claims_.expires_at > 0 && now_unix >= claims_.expires_at) {
         close(CloseCode::token_expired, "token expired");

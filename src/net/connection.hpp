@@ -58,11 +58,21 @@ public:
 
     ChannelInstance* find_channel(std::string_view topic);
 
+    // complete_join: the answer to a deferred join (JoinResponder), on the loop.
+    void complete_join(const std::string& topic, const std::string& join_ref, JoinResult result);
+
+    // run_guarded(what, fn): run host code; an exception is reported, never propagated.
+    template <class Fn>
+    bool run_guarded(const char* what, Fn&& fn);
+
 private:
     int fail(CloseCode code, const std::string& reason);
     int process_message(std::string_view bytes, bool binary);
     void dispatch(wire::InFrame& frame);
     void handle_join(wire::InFrame& frame);
+    void finish_join(JoinResult result);
+    void release_held();
+    void report_exception(const char* what, const char* detail);
     void handle_leave(wire::InFrame& frame);
     void handle_push(wire::InFrame& frame, ChannelInstance& channel);
     void reply(std::string_view join_ref, std::string_view ref, std::string_view topic,
@@ -88,8 +98,34 @@ private:
     bool rx_overflow_ = false;
 
     std::vector<std::unique_ptr<ChannelInstance>> channels_;
+
+    // A deferred join in flight. Until it completes, incoming messages wait in held_ in
+    // arrival order (bounded), so a leave or push right behind the join sees it done.
+    struct PendingJoin {
+        std::unique_ptr<ChannelInstance> instance;
+        std::string ref;
+        std::string replaced_join_ref;
+        int64_t deadline_ms = 0;
+    };
+    std::unique_ptr<PendingJoin> pending_join_;
+    std::vector<std::pair<std::string, bool>> held_;
+    size_t held_bytes_ = 0;
     int64_t last_rx_ms_;
     std::optional<std::pair<CloseCode, std::string>> close_;
+    std::pair<CloseCode, std::string> last_failure_{CloseCode::internal_error, ""};
 };
+
+template <class Fn>
+bool Connection::run_guarded(const char* what, Fn&& fn) {
+    try {
+        fn();
+        return true;
+    } catch (const std::exception& e) {
+        report_exception(what, e.what());
+    } catch (...) {
+        report_exception(what, "unknown exception");
+    }
+    return false;
+}
 
 }  // namespace quckrt::net

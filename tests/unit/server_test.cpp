@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <thread>
 
@@ -71,6 +73,40 @@ private:
     Recorder& r_;
 };
 
+// Defers every join; the test completes it from another thread.
+struct DeferredJoins {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<JoinResponder> waiting;
+    std::vector<ChannelRef> refs;
+    JoinResponder take() {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return !waiting.empty(); });
+        JoinResponder r = waiting.front();
+        waiting.erase(waiting.begin());
+        return r;
+    }
+};
+
+class SlowChannel final : public Channel {
+public:
+    explicit SlowChannel(DeferredJoins& d) : d_(d) {}
+    JoinResult join(const Json&, Socket& s) override {
+        std::lock_guard lock(d_.mu);
+        d_.waiting.push_back(s.join_responder());
+        d_.cv.notify_all();
+        return JoinResult::deferred();
+    }
+    void after_join(Socket& s) override {
+        std::lock_guard lock(d_.mu);
+        d_.refs.push_back(s.self());
+    }
+    Reply handle_in(const InMessage& m, Socket&) override { return Reply::ok(m.payload); }
+
+private:
+    DeferredJoins& d_;
+};
+
 class ServerTest : public ::testing::Test {
 protected:
     void start(int loops = 1) {
@@ -79,6 +115,7 @@ protected:
         ASSERT_TRUE(s) << s.error().to_string();
         server_ = std::move(*s);
         server_->channel("host:*", [this] { return std::make_unique<HostChannel>(rec_); });
+        server_->channel("slow:*", [this] { return std::make_unique<SlowChannel>(deferred_); });
         ASSERT_TRUE(server_->start().ok());
     }
     void TearDown() override {
@@ -93,8 +130,83 @@ protected:
         ASSERT_TRUE(c.next_text_containing("\"status\":\"ok\""));
     }
     Recorder rec_;
+    DeferredJoins deferred_;
     std::unique_ptr<Server> server_;
 };
+
+TEST_F(ServerTest, DeferredJoinHoldsLaterFramesUntilItCompletes) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    // The join, a push and a leave back to back: the push and the leave must see the join.
+    c.send_text(R"(["1","1","slow:1","phx_join",{}])");
+    c.send_text(R"(["1","2","slow:1","ping",{"n":1}])");
+    c.send_text(R"(["1","3","slow:1","phx_leave",{}])");
+    JoinResponder responder = deferred_.take();
+    std::thread([responder] {
+        EXPECT_TRUE(responder.complete(JoinResult::ok(Json::object({{"late", true}}))));
+        EXPECT_FALSE(responder.complete(JoinResult::ok()));  // first completion only
+    }).join();
+    std::vector<std::string> frames;
+    for (int i = 0; i < 4; ++i) {
+        auto m = c.next();
+        ASSERT_TRUE(m) << "frame " << i;
+        frames.push_back(m->data);
+    }
+    EXPECT_EQ(frames[0], R"(["1","1","slow:1","phx_reply",{"status":"ok","response":{"late":true}}])");
+    EXPECT_EQ(frames[1], R"(["1","2","slow:1","phx_reply",{"status":"ok","response":{"n":1}}])");
+    EXPECT_EQ(frames[2], R"(["1","3","slow:1","phx_reply",{"status":"ok","response":{}}])");
+    EXPECT_EQ(frames[3], R"(["1","1","slow:1","phx_close",{}])");
+}
+
+TEST_F(ServerTest, DeferredJoinRefusedLeavesNoChannel) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    c.send_text(R"(["1","1","slow:1","phx_join",{}])");
+    c.send_text(R"(["1","2","slow:1","ping",{}])");
+    deferred_.take().complete(JoinResult::error("not a member"));
+    auto refused = c.next();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->data,
+              R"(["1","1","slow:1","phx_reply",{"status":"error","response":{"reason":"not a member"}}])");
+    auto push = c.next();
+    ASSERT_TRUE(push);
+    EXPECT_NE(push->data.find("unmatched topic"), std::string::npos);
+}
+
+TEST_F(ServerTest, ChannelRefRunsOnTheLoopOnlyWhileThatJoinLives) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    c.send_text(R"(["1","1","slow:1","phx_join",{}])");
+    deferred_.take().complete(JoinResult::ok());
+    ASSERT_TRUE(c.next_text_containing("phx_reply"));
+    ChannelRef ref;
+    {
+        std::lock_guard lock(deferred_.mu);
+        ASSERT_EQ(deferred_.refs.size(), 1u);
+        ref = deferred_.refs[0];
+    }
+    std::thread([ref] {
+        EXPECT_TRUE(ref.post([](Socket& s) { s.push("later", Json::object({{"ok", true}})); }));
+    }).join();
+    auto pushed = c.next_text_containing("later");
+    ASSERT_TRUE(pushed);
+    EXPECT_EQ(*pushed, R"(["1",null,"slow:1","later",{"ok":true}])");
+    // After a leave the same handle reaches nothing.
+    c.send_text(R"(["1","2","slow:1","phx_leave",{}])");
+    ASSERT_TRUE(c.next_text_containing("phx_close"));
+    c.send_text(R"(["5","5","host:x","phx_join",{}])");
+    ASSERT_TRUE(c.next_text_containing("welcome"));
+    // Both tasks go through the loop's one post queue, in order: had the ghost run, it
+    // would arrive before the marker.
+    ref.post([](Socket& s) { s.push("ghost", Json::object()); });
+    server_->broadcast("host:x", "marker", Json::object());
+    auto next = c.next();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->data, R"([null,null,"host:x","marker",{}])");
+}
 
 TEST_F(ServerTest, JoinRepliesWithTheHandlersResponseThenAfterJoinPushes) {
     start();

@@ -86,6 +86,23 @@ const std::vector<Option>& options() {
          integer("presence-broadcast-ms", 1, 60000, [](Config& c, int64_t n) {
              c.server.presence_broadcast_ms = std::chrono::milliseconds(n);
          })},
+        {"--storage", "DATABASE_URL", "URL",
+         "chat persistence: sqlite:PATH (sqlite::memory: for a throwaway db); empty = relay only",
+         [](Config& c, const std::string& v) {
+             c.server.storage = v;
+             return Status();
+         }},
+        {"--queue-ttl-s", "QUEUE_TTL_SECONDS", "S",
+         "how long store-and-forward entries wait for their recipient (default 604800 = 7 days)",
+         integer("queue-ttl-s", 1, int64_t{1} << 32, [](Config& c, int64_t n) {
+             c.server.queue_ttl = std::chrono::milliseconds(n * 1000);
+         })},
+        {"--send-rate", "SEND_RATE_PER_SECOND", "N",
+         "message:send per user per second, burst 3x (default 10; 0 = unlimited)",
+         integer("send-rate", 0, 1'000'000, [](Config& c, int64_t n) {
+             c.server.send_rate_per_second = double(n);
+             c.server.send_burst = double(n) * 3;
+         })},
         {"--allowed-origins", "ALLOWED_ORIGINS", "LIST",
          "comma-separated Origin values allowed to connect; empty = any (default empty)",
          [](Config& c, const std::string& v) {

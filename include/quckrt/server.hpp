@@ -30,6 +30,7 @@
 
 #include <quckrt/auth.hpp>
 #include <quckrt/channel.hpp>
+#include <quckrt/chat.hpp>
 #include <quckrt/json.hpp>
 #include <quckrt/presence.hpp>
 #include <quckrt/status.hpp>
@@ -101,7 +102,18 @@ struct ServerOptions {
     // (read-only endpoints) — set it to manage the server over HTTP.
     std::string admin_token{};
 
-    // Built-in channels. `chat:*` (message:send, typing) is on by default.
+    // Persistence for chat: "" (none: `chat:*` relays messages, anyone authenticated may
+    // join) or "sqlite:PATH" ("sqlite::memory:" for an ephemeral database). With storage,
+    // `chat:{id}` requires membership (ChatAdmin), messages are stored with a sequence and
+    // are idempotent by clientMsgId, and `user:{id}` delivers store-and-forward entries.
+    std::string storage{};
+    // How long a store-and-forward entry waits for its recipient before it expires.
+    std::chrono::milliseconds queue_ttl{std::chrono::hours(24 * 7)};
+    // message:send per user (token bucket): sustained rate and burst. 0 disables.
+    double send_rate_per_second = 10;
+    double send_burst = 30;
+
+    // Built-in channels. `chat:*` (and `user:*` with storage) are on by default.
     bool builtin_chat = true;
 
     // Failures that happen off any caller's path (a failed write, a broken invariant) are
@@ -132,6 +144,10 @@ public:
     // broadcast(topic, event, payload): every subscriber on every loop of this node.
     // payload must be an object. Any thread.
     void broadcast(std::string_view topic, std::string_view event, const Json& payload);
+
+    // chat(): conversation and membership management; null when the server has no
+    // storage. Valid after start().
+    ChatAdmin* chat();
 
     // presence(): this node's presence (who is online where). Any thread.
     const Presence& presence() const;

@@ -139,10 +139,14 @@ Json PresenceState::list(std::string_view topic) const {
     Json out = Json::object();
     auto t = topics_.find(std::string(topic));
     if (t == topics_.end()) return out;
+    // Keys are unique in key_order: append members directly (Json::set would search the
+    // object each time, O(keys²) for a snapshot of a big topic).
+    Json::Object& members = out.as_object();
+    members.reserve(t->second.key_order.size());
     for (const std::string& key : t->second.key_order) {
-        Json metas = Json::array();
+        Json::Array metas;
         for (const std::string& ref : t->second.refs.at(key)) metas.push_back(entries_.at(ref).meta);
-        out.set(key, Json::object({{"metas", std::move(metas)}}));
+        members.emplace_back(key, Json::object({{"metas", Json(std::move(metas))}}));
     }
     return out;
 }

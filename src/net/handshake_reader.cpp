@@ -121,7 +121,9 @@ Result<int> HandshakeReader::open() {
 
 void HandshakeReader::add(int fd, int64_t now_ms) {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
+    // Edge-triggered: the head is only peeked at until it is complete, so the data stays
+    // readable; each arrival of more bytes wakes us once.
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
         ::close(fd);
@@ -138,37 +140,55 @@ void HandshakeReader::service() {
         auto it = pending_.find(fd);
         if (it == pending_.end()) continue;
         Pending& p = it->second;
-        char chunk[4096];
-        for (;;) {
-            const ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
-            if (got > 0) {
-                p.buf.append(chunk, static_cast<size_t>(got));
-                if (p.buf.size() > kMaxRequestHead) {
-                    refuse(fd, {431, "HEADERS_TOO_LARGE", "request head too large"});
-                    break;
-                }
-                if (p.buf.find("\r\n\r\n") != std::string::npos) {
-                    finish(fd, p);
-                    break;
-                }
-                continue;
-            }
-            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-            if (got < 0 && errno == EINTR) continue;
-            drop(fd);  // peer closed or error before sending a complete head
-            break;
+        // Peek, and take exactly the head: a request body stays in the socket for lws to read
+        // itself (lws 4.1.6 mishandles a body handed over in the adoption buffer).
+        p.buf.resize(kMaxRequestHead + 1);
+        ssize_t got;
+        do {
+            got = ::recv(fd, p.buf.data(), p.buf.size(), MSG_PEEK);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            p.buf.clear();
+            continue;
         }
+        if (got <= 0) {
+            drop(fd);  // peer closed or error before sending a complete head
+            continue;
+        }
+        p.buf.resize(static_cast<size_t>(got));
+        const size_t end = p.buf.find("\r\n\r\n");
+        if (end == std::string::npos) {
+            if (p.buf.size() > kMaxRequestHead)
+                refuse(fd, {431, "HEADERS_TOO_LARGE", "request head too large"});
+            else
+                p.buf.clear();  // wait for more
+            continue;
+        }
+        const size_t head_len = end + 4;
+        p.buf.resize(head_len);
+        finish(fd, p);
     }
 }
 
 void HandshakeReader::finish(int fd, Pending& p) {
-    const size_t head_end = p.buf.find("\r\n\r\n") + 4;
-    RewriteResult r = rewrite_subprotocols(std::string_view(p.buf).substr(0, head_end));
+    RewriteResult r = rewrite_subprotocols(p.buf);
     if (!r.ok) {
         refuse(fd, r.refusal);
         return;
     }
-    r.rewritten.head.append(p.buf, head_end);  // any body bytes that came along
+    if (r.rewritten.head != p.buf) {
+        // Take the head off the socket; lws gets the rewritten one.
+        const size_t head_len = p.buf.size();
+        ssize_t taken;
+        do {
+            taken = ::recv(fd, p.buf.data(), head_len, 0);
+        } while (taken < 0 && errno == EINTR);
+        if (taken != static_cast<ssize_t>(head_len)) {
+            drop(fd);
+            return;
+        }
+        r.rewritten.consumed = true;
+    }
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     pending_.erase(fd);
     on_ready_(fd, std::move(r.rewritten));

@@ -26,6 +26,11 @@ inline constexpr size_t kMaxRequestHead = 16 * 1024;
 struct RewrittenHead {
     std::string head;          // the request head for lws, bearer entry removed
     std::string bearer_token;  // decoded token from the subprotocol, empty if none
+    // consumed: the head was read from the socket and must be handed to lws (readbuf).
+    // Otherwise nothing was read (the head only peeked at) and lws reads it itself — the
+    // common case, and the only one for requests with a body: lws 4.1.6 feeds an adopted
+    // readbuf to the body callbacks again.
+    bool consumed = false;
 };
 
 struct HttpRefusal {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "net/connection.hpp"
+#include "net/http_response.hpp"
 #include "net/listener.hpp"
 #include "net/server_impl.hpp"
 
@@ -149,6 +150,7 @@ void Loop::sweep() {
     const int64_t now_unix = jwt::now_seconds();
     for (auto& [id, conn] : connections_) conn->sweep(now, now_unix);
     reader_.expire(now, kHandshakeTimeoutMs);
+    if (index_ == 0) server_.tick(now);
     if (draining_ && (connections_.empty() || now >= drain_deadline_ms_)) exit_ = true;
     schedule_sweep();
 }
@@ -175,9 +177,78 @@ void Loop::accept_pending() {
 
 void Loop::on_head_ready(int fd, RewrittenHead head) {
     if (!head.bearer_token.empty()) bearer_tokens_[fd] = std::move(head.bearer_token);
-    if (!lws_adopt_socket_vhost_readbuf(vhost_, fd, head.head.data(), head.head.size())) {
+    lws* wsi = head.consumed
+                   ? lws_adopt_socket_vhost_readbuf(vhost_, fd, head.head.data(), head.head.size())
+                   : lws_adopt_socket_vhost(vhost_, fd);
+    if (!wsi) {
         bearer_tokens_.erase(fd);  // lws closed the socket
         spdlog::warn("event=adopt_failed loop={}", index_);
+    }
+}
+
+int Loop::on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t len) {
+    switch (reason) {
+        case LWS_CALLBACK_HTTP: {
+            auto ex = std::make_unique<HttpExchange>();
+            ex->id = next_exchange_++;
+            ex->uri = in ? static_cast<const char*>(in) : "";
+            ex->method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)     ? "POST"
+                         : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? "DELETE"
+                         : lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)    ? "GET"
+                                                                           : "OTHER";
+            const int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+            if (n > 0 && n < 4096) {
+                ex->authorization.resize(static_cast<size_t>(n) + 1);
+                lws_hdr_copy(wsi, ex->authorization.data(), n + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+                ex->authorization.resize(static_cast<size_t>(n));
+            }
+            const uint64_t id = ex->id;
+            HttpExchange& ref = *ex;
+            exchanges_.emplace(id, std::make_pair(wsi, std::move(ex)));
+            exchange_of_[wsi] = id;
+            // A POST answers after its body (HTTP_BODY_COMPLETION); others right away.
+            if (ref.method != "POST") {
+                ref.dispatched = true;
+                dispatch_admin(ref);
+            }
+            return 0;
+        }
+        case LWS_CALLBACK_HTTP_BODY: {
+            HttpExchange& ex = *exchanges_.at(exchange_of_.at(wsi)).second;
+            if (ex.body.size() + len > kMaxApiBody) {
+                ex.body_too_large = true;
+                ex.body.clear();
+            } else if (!ex.body_too_large) {
+                ex.body.append(static_cast<const char*>(in), len);
+            }
+            return 0;
+        }
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+            HttpExchange& ex = *exchanges_.at(exchange_of_.at(wsi)).second;
+            if (!ex.dispatched) {
+                ex.dispatched = true;
+                dispatch_admin(ex);
+            }
+            return 0;
+        }
+        case LWS_CALLBACK_HTTP_WRITEABLE: {
+            const uint64_t id = exchange_of_.at(wsi);
+            HttpExchange& ex = *exchanges_.at(id).second;
+            if (!ex.answered) return 0;
+            const bool ok = write_json(wsi, ex.status, ex.response);
+            exchanges_.erase(id);
+            exchange_of_.erase(wsi);
+            if (!ok) return -1;
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        case LWS_CALLBACK_CLOSED_HTTP: {
+            const uint64_t id = exchange_of_.at(wsi);
+            exchanges_.erase(id);
+            exchange_of_.erase(wsi);
+            return 0;
+        }
+        default:
+            return 0;
     }
 }
 
@@ -204,6 +275,10 @@ int Loop::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* 
             on_closed(wsi, user);
             return 0;
         case LWS_CALLBACK_WSI_DESTROY:
+            if (auto it = exchange_of_.find(wsi); it != exchange_of_.end()) {
+                exchanges_.erase(it->second);
+                exchange_of_.erase(it);
+            }
             if (pending_.erase(wsi) > 0) server_.connections().fetch_sub(1);
             return 0;
         case LWS_CALLBACK_RAW_RX_FILE:
@@ -214,8 +289,17 @@ int Loop::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* 
             if (wsi == listen_wsi_) listen_wsi_ = nullptr;
             if (wsi == reader_wsi_) reader_wsi_ = nullptr;
             return 0;
-        case LWS_CALLBACK_HTTP:
-            return on_http(wsi, std::string_view(in ? static_cast<const char*>(in) : ""));
+        case LWS_CALLBACK_HTTP: {
+            std::string_view uri(in ? static_cast<const char*>(in) : "");
+            if (is_admin_api(uri)) return on_http_event(wsi, reason, in, len);
+            return on_http(wsi, uri);
+        }
+        case LWS_CALLBACK_HTTP_BODY:
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if (exchange_of_.contains(wsi)) return on_http_event(wsi, reason, in, len);
+            return lws_callback_http_dummy(wsi, reason, user, in, len);
         default:
             return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

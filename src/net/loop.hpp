@@ -20,6 +20,7 @@
 
 #include "core/hub.hpp"
 #include "net/handshake_reader.hpp"
+#include "net/http_exchange.hpp"
 #include "net/post_queue.hpp"
 
 namespace quckrt::net {
@@ -69,6 +70,11 @@ private:
     int on_http(lws* wsi, std::string_view uri);
     void accept_pending();
     void on_head_ready(int fd, RewrittenHead head);
+    // HTTP API exchanges answered later (http_admin.cpp).
+    static bool is_admin_api(std::string_view uri);
+    void dispatch_admin(HttpExchange& ex);
+    void answer(uint64_t exchange_id, unsigned status, std::string body);
+    int on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
 
     struct SweepTimer {
         lws_sorted_usec_list_t sul;  // first member: lws hands back this pointer
@@ -87,6 +93,10 @@ private:
     // Tokens taken out of the subprotocol header by reader_, by socket fd, until the
     // upgrade check picks them up. Erased when that fd number is accepted again.
     std::unordered_map<int, std::string> bearer_tokens_;
+    // In-flight API exchanges by id, with the wsi they answer on, and the reverse index.
+    std::unordered_map<uint64_t, std::pair<lws*, std::unique_ptr<HttpExchange>>> exchanges_;
+    std::unordered_map<lws*, uint64_t> exchange_of_;
+    uint64_t next_exchange_ = 1;
     std::shared_ptr<PostQueue> queue_ = std::make_shared<PostQueue>();
     core::Hub hub_;
     std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;

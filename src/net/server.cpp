@@ -8,7 +8,10 @@
 #include <string_view>
 #include <thread>
 
+#include <quckrt/backends/sqlite.hpp>
+
 #include "channels/chat_channel.hpp"
+#include "chat/chat_service.hpp"
 #include "net/loop.hpp"
 #include "wire/phoenix_v2.hpp"
 #include "net/server_impl.hpp"
@@ -45,11 +48,33 @@ Server::Impl::Impl(ServerOptions options, std::shared_ptr<Authenticator> auth)
 Server::Impl::~Impl() {
     stop();
     wait();
+    // Loops are gone; the writer finishes what was queued (completions find no loop).
+    chat_.reset();
 }
 
 Status Server::Impl::start() {
     if (started_.exchange(true)) return failed_precondition("server already started");
-    if (options_.builtin_chat) router_.add("chat:*", channels::make_chat_channel_factory());
+    if (options_.builtin_chat && !options_.storage.empty()) {
+        constexpr std::string_view kSqlite = "sqlite:";
+        if (!options_.storage.starts_with(kSqlite))
+            return invalid_argument("storage must be \"sqlite:PATH\", got \"" + options_.storage + "\"");
+        auto storage = make_sqlite_storage(options_.storage.substr(kSqlite.size()));
+        if (!storage) return storage.error();
+        chat::ChatOptions chat_options{.queue_ttl = options_.queue_ttl,
+                                       .send_rate_per_second = options_.send_rate_per_second,
+                                       .send_burst = options_.send_burst};
+        chat_ = std::make_unique<chat::ChatService>(
+            std::move(*storage), chat_options,
+            [this](const std::string& topic, std::string_view event, const Json& payload) {
+                publish(nullptr, topic,
+                        wire::make_text_frame(wire::encode_broadcast(topic, event, payload)),
+                        nullptr);
+            });
+        router_.add("chat:*", chat::make_chat_channel_factory(*chat_));
+        router_.add("user:*", chat::make_user_channel_factory(*chat_));
+    } else if (options_.builtin_chat) {
+        router_.add("chat:*", channels::make_chat_channel_factory());
+    }
 
     int loops = options_.loops > 0 ? options_.loops
                                    : static_cast<int>(std::thread::hardware_concurrency());
@@ -113,6 +138,15 @@ void Server::Impl::flush_presence(net::Loop* origin) {
                     wire::make_text_frame(wire::encode_broadcast(
                         d.topic, "user:offline", Json::object({{"userId", user}}))),
                     nullptr);
+    }
+}
+
+void Server::Impl::tick(int64_t now_ms) {
+    // Expired store-and-forward entries: once a minute, bounded work each time.
+    constexpr int64_t kPurgeEveryMs = 60'000;
+    if (chat_ && now_ms - last_purge_ms_ >= kPurgeEveryMs) {
+        last_purge_ms_ = now_ms;
+        chat_->purge(chat::unix_ms());
     }
 }
 
@@ -183,6 +217,7 @@ Status Server::start() { return impl_->start(); }
 int Server::port() const { return impl_->port(); }
 int Server::connection_count() const { return impl_->connections().load(); }
 const Presence& Server::presence() const { return impl_->presence(); }
+ChatAdmin* Server::chat() { return impl_->chat(); }
 void Server::stop() { impl_->stop(); }
 void Server::wait() { impl_->wait(); }
 

@@ -21,6 +21,9 @@ struct Subscription;
 namespace quckrt::net {
 class Loop;
 }
+namespace quckrt::chat {
+class ChatService;
+}
 
 namespace quckrt {
 
@@ -44,6 +47,9 @@ public:
     const net::Router& router() const { return router_; }
     int port() const { return port_.load(); }
     net::NodePresence& presence() { return presence_; }
+    chat::ChatService* chat() { return chat_.get(); }
+    // tick(now): periodic work, from loop 0's sweep (queue TTL purge).
+    void tick(int64_t now_ms);
     // flush_presence(origin): broadcast the presence diffs of the last window.
     void flush_presence(net::Loop* origin);
 
@@ -61,6 +67,8 @@ private:
     std::shared_ptr<Authenticator> auth_;
     net::Router router_;
     net::NodePresence presence_;
+    std::unique_ptr<chat::ChatService> chat_;
+    int64_t last_purge_ms_ = 0;
     std::vector<std::unique_ptr<net::Loop>> loops_;
     std::atomic<int> port_{0};
     std::atomic<int> connections_{0};

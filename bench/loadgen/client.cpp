@@ -100,6 +100,17 @@ void ClientLoop::close_gracefully(Connection& c) {
     ++closing_;
 }
 
+void ClientLoop::leave_channel(Connection& c) {
+    if (c.fd < 0 || c.state != ConnState::joined) return;
+    c.leave_ref = c.next_ref++;
+    scratch_.clear();
+    append_leave(scratch_, c.topic_name, c.leave_ref);
+    send_text(c, scratch_);
+    leave_state(c);
+    c.state = ConnState::left;
+    ++left_;
+}
+
 void ClientLoop::queue_frame(Connection& c, WsOpcode op, std::string_view payload) {
     if (c.fd < 0) return;
     append_masked_frame(c.out, op, payload, static_cast<uint32_t>(rng_.next()));
@@ -228,6 +239,7 @@ size_t ClientLoop::consume(Connection& c, std::string_view data, int64_t now) {
         scratch_.clear();
         append_join(scratch_, c.topic_name, limits_.join_params);
         send_text(c, scratch_);
+        c.join_sent_ns = now;
     }
     while (pos < data.size() && c.fd >= 0) {
         WsFrame frame;
@@ -292,6 +304,8 @@ void ClientLoop::on_text(Connection& c, std::string_view text, int64_t now) {
         if (ref == c.heartbeat_ref && ref != 0) return;
         return handler_.on_reply(c, ref, ok, now);
     }
+    // After our phx_leave the server ends that join with phx_close: expected, not a failure.
+    if (c.state == ConnState::left && f.event == "phx_close") return;
     if (f.event == "phx_error" || f.event == "phx_close") {
         return fail(c, "channel " + std::string(f.event) + " on " + std::string(f.topic));
     }
@@ -359,6 +373,7 @@ void ClientLoop::tick(int64_t now) {
                     fail(c, std::string("timeout while ") + state_name(c.state));
                 break;
             case ConnState::joined:
+            case ConnState::left:
                 if (now >= c.next_heartbeat_ns) {
                     c.heartbeat_ref = c.next_ref++;
                     scratch_.clear();
@@ -385,6 +400,9 @@ void ClientLoop::leave_state(Connection& c) {
             break;
         case ConnState::joined:
             --joined_;
+            break;
+        case ConnState::left:
+            --left_;
             break;
         case ConnState::closing:
             --closing_;

@@ -28,6 +28,7 @@ enum class ConnState : uint8_t {
     handshaking,  // upgrade request sent, waiting for the 101
     joining,      // phx_join sent, waiting for its reply
     joined,       // ready
+    left,         // phx_leave sent (leave_channel); the socket stays open and heartbeats
     closing,      // close frame sent, waiting for the server's
     closed,       // closed by us, cleanly
     failed,       // anything else; the reason is in ClientLoop::failure_reasons()
@@ -45,8 +46,10 @@ struct Connection {
     bool want_out = false;  // EPOLLOUT registered because the socket buffer was full
     uint64_t next_ref = kFirstRef;
     uint64_t heartbeat_ref = 0;
-    int64_t started_ns = 0;  // when connect() was called
-    int64_t joined_ns = 0;   // when the join reply arrived
+    uint64_t leave_ref = 0;    // ref of the phx_leave sent by leave_channel, 0 if none
+    int64_t started_ns = 0;    // when connect() was called
+    int64_t join_sent_ns = 0;  // when phx_join was queued (it leaves in the same poll())
+    int64_t joined_ns = 0;     // when the join reply arrived
     int64_t next_heartbeat_ns = 0;
     int64_t deadline_ns = 0;  // setup or close must be over by then
     std::string topic_name;
@@ -63,9 +66,10 @@ class ClientHandler {
   public:
     virtual ~ClientHandler() = default;
     virtual void on_joined(Connection& /*c*/, int64_t /*now*/) {}
-    // on_reply: a phx_reply to a push (not to the join or a heartbeat).
+    // on_reply: a phx_reply to a push or to a phx_leave (not to the join or a heartbeat).
     virtual void on_reply(Connection& /*c*/, uint64_t /*ref*/, bool /*ok*/, int64_t /*now*/) {}
-    // on_message: any other frame on the connection's topic (e.g. message:new).
+    // on_message: any other frame on the connection's topic (e.g. message:new), also after
+    // leave_channel (frames the server sent before it saw the leave).
     virtual void on_message(Connection& /*c*/, const PhoenixFrame& /*f*/, int64_t /*now*/) {}
     // on_lost: the connection failed; it will not be used again.
     virtual void on_lost(Connection& /*c*/, std::string_view /*reason*/) {}
@@ -108,6 +112,10 @@ class ClientLoop {
     void send_text(Connection& c, std::string_view text);
     // close_gracefully(c): sends a 1000 close frame and releases c once the server answers.
     void close_gracefully(Connection& c);
+    // leave_channel(c): sends phx_leave for c's topic (joined connections only) and moves c
+    // to ConnState::left. The socket stays open and keeps heartbeating; the server's reply
+    // goes to on_reply (ref c.leave_ref) and its phx_close for that join is expected.
+    void leave_channel(Connection& c);
 
     // poll(timeout_ms): flush, wait for events at most timeout_ms, handle them, flush.
     void poll(int timeout_ms);
@@ -118,6 +126,7 @@ class ClientLoop {
 
     size_t pending() const { return pending_; }  // connecting, handshaking or joining
     size_t joined() const { return joined_; }
+    size_t left() const { return left_; }
     size_t failed() const { return failed_; }
     size_t closed() const { return closed_; }
     size_t closing() const { return closing_; }
@@ -157,6 +166,7 @@ class ClientLoop {
     Rng rng_;
     size_t pending_ = 0;
     size_t joined_ = 0;
+    size_t left_ = 0;
     size_t failed_ = 0;
     size_t closed_ = 0;
     size_t closing_ = 0;

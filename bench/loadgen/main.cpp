@@ -25,7 +25,10 @@ int main(int argc, char** argv) {
     if (options.scenario == "fanout" || options.scenario == "topics") return run_pubsub(options);
     if (options.scenario == "idle") return run_idle(options);
     if (options.scenario == "connect") return run_connect(options);
-    std::fprintf(stderr, "quckrt-loadgen: unknown scenario '%s' (fanout, topics, idle, connect)\n",
+    if (options.scenario == "presence") return run_presence(options);
+    std::fprintf(stderr,
+                 "quckrt-loadgen: unknown scenario '%s' (fanout, topics, idle, connect, "
+                 "presence)\n",
                  options.scenario.c_str());
     return 2;
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <set>
 #include <string_view>
 
 namespace quckrt::bench {
@@ -60,6 +61,17 @@ std::map<std::string, Setter, std::less<>> setters(Options& o) {
         {"quiet-max", dbl(o.quiet_max_s)},
         {"connections", u32(o.connections)},
         {"settle", dbl(o.settle_s)},
+        {"leave-fraction",
+         [&o](std::string_view v) {
+             return to_double(v, o.leave_fraction) && o.leave_fraction <= 1;
+         }},
+        {"leave-mode",
+         [&o](std::string_view v) {
+             o.leave_mode = v;
+             return v == "leave" || v == "close";
+         }},
+        {"timeout",
+         [&o](std::string_view v) { return to_double(v, o.timeout_s) && o.timeout_s > 0; }},
         {"duration", dbl(o.duration_s)},
         {"max-pending", u32(o.max_pending)},
         {"heartbeat", dbl(o.heartbeat_s)},
@@ -73,6 +85,7 @@ std::map<std::string, Setter, std::less<>> setters(Options& o) {
 
 bool parse_options(int argc, char** argv, Options& options, std::string& error) {
     auto table = setters(options);
+    std::set<std::string, std::less<>> given;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -109,9 +122,10 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
             error = "bad value '" + std::string(value) + "' for --" + std::string(arg);
             return false;
         }
+        given.emplace(arg);
     }
     if (options.scenario.empty()) {
-        error = "--scenario is required (fanout, topics, idle or connect)";
+        error = "--scenario is required (fanout, topics, idle, connect or presence)";
         return false;
     }
     if (options.port == 0) {
@@ -119,6 +133,11 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
         return false;
     }
     if (options.max_pending == 0) options.max_pending = 1;
+    if (options.scenario == "presence") {
+        if (!given.contains("connections")) options.connections = 5000;
+        if (!given.contains("topic")) options.topic = "chat:presence";
+        if (!given.contains("join-params")) options.join_params = "{}";  // presence on
+    }
     return true;
 }
 
@@ -135,7 +154,8 @@ common:
   --server-pid PID        read the server's CPU time and RSS from /proc
   --max-pending 200       handshakes in progress at once (protects the listen backlog)
   --heartbeat 30          seconds between heartbeats per connection
-  --join-params JSON      phx_join payload (default {"presence":false}: no presence)
+  --join-params JSON      phx_join payload (default {"presence":false}: no presence;
+                          {} for the presence scenario)
   --setup-timeout 30      seconds allowed for connect + upgrade + join
 
 --scenario fanout         N subscribers on one topic, P publishers at R publishes/s in total
@@ -157,6 +177,17 @@ common:
 
 --scenario connect        R new connections (connect + upgrade + JWT + join) per second
   --rate 1000 --duration 10 [--close-after-join]
+
+--scenario presence       join storm, then leave storm, on one topic with presence on
+  --connections 5000      users u0..u<N-1>, each joins --topic (default chat:presence)
+                          with --join-params (default {}); phase 1 ends when every client's
+                          view (presence_state + presence_diff, merged by phx_ref as
+                          phoenix.js does) holds all N users
+  --leave-fraction 0.5    phase 2: this share of the clients leave at once; it ends when
+                          every remaining client's view holds exactly the remaining users
+  --leave-mode leave      leave: phx_leave (the socket stays open); close: close the socket
+  --timeout 120           seconds each phase may take before the run fails
+  --quiet-max 30          between the phases, wait up to this long for 0.5 s of silence
 
 Output: human-readable lines, then one line "RESULT {json}". Exit status 0 only when every
 connection was set up and none was lost.

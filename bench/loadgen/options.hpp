@@ -8,7 +8,7 @@
 namespace quckrt::bench {
 
 struct Options {
-    std::string scenario;  // fanout | topics | idle | connect
+    std::string scenario;  // fanout | topics | idle | connect | presence
     std::string host = "127.0.0.1";
     int port = 0;
     std::string path = "/socket/websocket";
@@ -31,10 +31,16 @@ struct Options {
     double quiet_max_s = 30;       // after setup, wait at most this long for the server to
                                    // stop sending (join-storm traffic such as presence)
 
-    // idle / connect
-    uint32_t connections = 10000;   // idle
+    // idle / connect / presence
+    uint32_t connections = 10000;   // idle; presence defaults to 5000
     double settle_s = 2;            // idle: wait after the last join before measuring
     bool close_after_join = false;  // connect: close each connection once joined
+
+    // presence: N connections join --topic (default chat:presence) with presence on, then a
+    // fraction of them leave; each phase must converge within --timeout.
+    double leave_fraction = 0.5;
+    std::string leave_mode = "leave";  // leave: phx_leave; close: WebSocket close
+    double timeout_s = 120;            // per phase
 
     double duration_s = -1;      // <0: scenario default
     uint32_t max_pending = 200;  // handshakes in progress at once
@@ -47,7 +53,8 @@ struct Options {
 };
 
 // parse_options(argc, argv, options, error): false with a message on a bad flag or value.
-// Sets options.scenario to "help" for --help.
+// Sets options.scenario to "help" for --help. Defaults that differ by scenario (presence:
+// --connections 5000, --topic chat:presence, --join-params {}) apply to flags not given.
 bool parse_options(int argc, char** argv, Options& options, std::string& error);
 
 // usage(): the --help text.

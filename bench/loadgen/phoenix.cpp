@@ -76,6 +76,7 @@ bool parse_phoenix_frame(std::string_view text, PhoenixFrame& frame) {
     while (!payload.empty() && (payload.back() == ' ' || payload.back() == '\n'))
         payload.remove_suffix(1);
     frame.payload = payload;
+    frame.text = text;
     return !payload.empty();
 }
 
@@ -116,6 +117,14 @@ void append_heartbeat(std::string& out, uint64_t ref) {
     out += R"([null,")";
     append_uint(out, ref);
     out += R"(","phoenix","heartbeat",{}])";
+}
+
+void append_leave(std::string& out, std::string_view topic, uint64_t ref) {
+    out += R"(["1",")";
+    append_uint(out, ref);
+    out += R"(",")";
+    out += topic;
+    out += R"(","phx_leave",{}])";
 }
 
 void append_push(std::string& out, std::string_view topic, uint64_t ref, int64_t send_ns,

@@ -24,6 +24,7 @@ struct PhoenixFrame {
     std::string_view topic;
     std::string_view event;
     std::string_view payload;  // the raw JSON text of the fifth element
+    std::string_view text;     // the whole message
     bool join_ref_null = false;
     bool ref_null = false;
 };
@@ -43,6 +44,8 @@ int64_t extract_send_ts(std::string_view payload);
 
 void append_join(std::string& out, std::string_view topic, std::string_view params);
 void append_heartbeat(std::string& out, uint64_t ref);
+// append_leave: phx_leave of topic (join_ref "1") with the given ref.
+void append_leave(std::string& out, std::string_view topic, uint64_t ref);
 // append_push: a message:send whose content is "T<send_ns>:" padded with 'x' to
 // content_bytes (never shorter than the timestamp itself), with a unique clientMsgId
 // "c<connection>-<ref>".

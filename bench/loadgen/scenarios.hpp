@@ -1,4 +1,4 @@
-// The four scenarios. Each prints human-readable lines and a final RESULT line, and returns
+// The scenarios. Each prints human-readable lines and a final RESULT line, and returns
 // the process exit status.
 #pragma once
 
@@ -13,5 +13,8 @@ int run_pubsub(const Options& options);
 int run_idle(const Options& options);
 // connect: new connections at a fixed rate; connect-to-join-ok latency.
 int run_connect(const Options& options);
+// presence: N users join one topic with presence on, then a share of them leave; the time
+// until every client's presence view holds exactly the expected users.
+int run_presence(const Options& options);
 
 }  // namespace quckrt::bench

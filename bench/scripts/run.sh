@@ -6,14 +6,16 @@
 # "RESULT {...}" line. Exit status is the loadgen's (0 only if every connection was set up,
 # none was lost and every delivery arrived).
 #
-# SCENARIO is a loadgen scenario (fanout, topics, idle, connect) or one of these presets,
-# which reproduce the rows of the targets table in docs/design.md:
+# SCENARIO is a loadgen scenario (fanout, topics, idle, connect, presence) or one of these
+# presets, which reproduce the rows of the targets table in docs/design.md (and issue 3):
 #   fanout-heavy   2000 subscribers of one topic, 200 publishes/s (400k deliveries/s)
 #   fanout-light   2000 subscribers of one topic, 20 publishes/s
 #   topics-max     10 topics x 100 subscribers, publishers as fast as replies allow
 #   conversations  5000 two-member conversations (10k connections), 20k messages/s
 #   idle-10k       10k idle joined connections
 #   connect-1000   connect + JWT + join at 1000/s for 10 s
+#   presence-churn 5000 users join one topic with presence on, then half of them leave;
+#                  time until every client's presence view converged (issue 3)
 # Extra flags are appended after the preset's, so they override it.
 #
 # Environment:
@@ -21,6 +23,8 @@
 #   QUCKRT_LOADGEN      loadgen binary (default: next to the server, under bench/)
 #   QUCKRT_SERVER_ARGS  extra server flags
 #   QUCKRT_SERVER_CPU / QUCKRT_LOADGEN_CPU   CPUs to pin to (default 0 and 1)
+#   QUCKRT_LOADGEN_TIMEOUT  seconds before the loadgen is interrupted (default 170; 900
+#                       for presence runs)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,11 +35,12 @@ loadgen_cpu=${QUCKRT_LOADGEN_CPU:-1}
 secret=bench-secret
 
 if [[ $# -lt 1 ]]; then
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 preset=$1
 shift
+loadgen_timeout=170
 case $preset in
     fanout-heavy)  args=(--scenario fanout --subscribers 2000 --publishers 1 --rate 200
                          --duration 10) ;;
@@ -47,6 +52,10 @@ case $preset in
                          --members-publish --rate 20000 --duration 10) ;;
     idle-10k)      args=(--scenario idle --connections 10000) ;;
     connect-1000)  args=(--scenario connect --rate 1000 --duration 10) ;;
+    presence-churn) args=(--scenario presence --connections 5000 --leave-fraction 0.5
+                          --timeout 300)
+                    loadgen_timeout=900 ;;
+    presence)      args=(--scenario presence); loadgen_timeout=900 ;;
     fanout|topics|idle|connect) args=(--scenario "$preset") ;;
     *) echo "run.sh: unknown scenario '$preset'" >&2; exit 2 ;;
 esac
@@ -102,7 +111,7 @@ echo "server pid $server_pid on CPU $server_cpu, port $port; loadgen on CPU $loa
 echo "loadgen ${args[*]} $*"
 
 status=0
-timeout --signal=INT 170 taskset -c "$loadgen_cpu" "$loadgen" --port "$port" \
+timeout --signal=INT "${QUCKRT_LOADGEN_TIMEOUT:-$loadgen_timeout}" taskset -c "$loadgen_cpu" "$loadgen" --port "$port" \
     --server-pid "$server_pid" --jwt-secret "$secret" "${args[@]}" "$@" || status=$?
 
 if ! kill -0 "$server_pid" 2>/dev/null; then

@@ -4,14 +4,15 @@
 # Runs every preset of run.sh (the rows of the targets table in docs/design.md) one after
 # the other, each with a fresh server, and prints one summary line per preset. Full logs go
 # to OUTDIR (default: a new directory under /tmp); the RESULT lines are collected in
-# OUTDIR/results.jsonl. Takes about two minutes. Environment as for run.sh.
+# OUTDIR/results.jsonl. Takes about two minutes plus the presence-churn run (minutes while
+# the join storm is slow; see bench/README.md). Environment as for run.sh.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 outdir=${1:-$(mktemp -d /tmp/quckrt-bench.XXXXXX)}
 mkdir -p "$outdir"
 : >"$outdir/results.jsonl"
-presets=(fanout-heavy fanout-light topics-max conversations idle-10k connect-1000)
+presets=(fanout-heavy fanout-light topics-max conversations idle-10k connect-1000 presence-churn)
 
 failed=0
 for preset in "${presets[@]}"; do
@@ -26,7 +27,8 @@ for preset in "${presets[@]}"; do
     if [[ -n $result ]]; then
         printf '{"preset":"%s","result":%s}\n' "$preset" "$result" >>"$outdir/results.jsonl"
     fi
-    pattern='^(deliveries/s|latency|push to reply|server|join time|connect to join|also|loadgen)'
+    pattern='^(deliveries/s|latency|push to reply|server|join time|connect to join|also|loadgen'
+    pattern+='|join storm|leave storm|  presence frames|  server|  loadgen)'
     summary=$(grep -E "$pattern[: ]|^\[setup\] server" "$log" | grep -v '^server pid' |
         sed 's/^/    /')
     printf '%-14s %s\n%s\n' "$preset" "$status" "$summary"

@@ -160,6 +160,55 @@ int PyServer::port() const { return server_ ? server_->port() : last_port_; }
 
 int PyServer::connection_count() const { return server_ ? server_->connection_count() : 0; }
 
+namespace {
+std::shared_ptr<Server> running_or_raise(const std::shared_ptr<Server>& server) {
+    if (!server) raise_status(failed_precondition("server is not running"));
+    return server;
+}
+}  // namespace
+
+py::object PyServer::presence_list(const std::string& topic) const {
+    std::shared_ptr<Server> server = running_or_raise(server_);
+    Json list;
+    {
+        py::gil_scoped_release release;
+        list = server->presence().list(topic);
+    }
+    return from_json(list);
+}
+
+py::object PyServer::presence_user(const std::string& user_id) const {
+    std::shared_ptr<Server> server = running_or_raise(server_);
+    UserPresence p;
+    {
+        py::gil_scoped_release release;
+        p = server->presence().user(user_id);
+    }
+    py::dict out;
+    out["user_id"] = p.user_id;
+    out["online"] = p.online;
+    out["metas"] = from_json(p.metas);
+    out["last_seen_ms"] = p.last_seen_ms ? py::object(py::int_(p.last_seen_ms)) : py::none();
+    return out;
+}
+
+bool PyServer::presence_is_online(const std::string& user_id) const {
+    std::shared_ptr<Server> server = running_or_raise(server_);
+    py::gil_scoped_release release;
+    return server->presence().is_online(user_id);
+}
+
+py::object PyServer::presence_online_users(size_t offset, size_t limit) const {
+    std::shared_ptr<Server> server = running_or_raise(server_);
+    std::vector<std::string> users;
+    size_t total = 0;
+    {
+        py::gil_scoped_release release;
+        users = server->presence().online_users(offset, limit, &total);
+    }
+    return py::make_tuple(py::cast(users), total);
+}
+
 void bind_server(py::module_& m) {
     py::class_<PyServer>(m, "_Server", "Internal: the C++ server behind quckrt.Server.")
         .def(py::init([](std::string host, int port, std::string jwt_secret, int loops,
@@ -203,6 +252,11 @@ void bind_server(py::module_& m) {
              py::arg("payload"))
         .def_property_readonly("port", &PyServer::port)
         .def_property_readonly("connection_count", &PyServer::connection_count)
+        .def("presence_list", &PyServer::presence_list, py::arg("topic"))
+        .def("presence_user", &PyServer::presence_user, py::arg("user_id"))
+        .def("presence_is_online", &PyServer::presence_is_online, py::arg("user_id"))
+        .def("presence_online_users", &PyServer::presence_online_users, py::arg("offset"),
+             py::arg("limit"))
         .def_property_readonly("running", &PyServer::running);
 }
 

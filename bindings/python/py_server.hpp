@@ -35,6 +35,11 @@ class PyServer {
     void broadcast(const std::string& topic, const std::string& event, pybind11::handle payload);
     int port() const;
     int connection_count() const;
+    // Presence reads (the GIL is released while the C++ side takes its lock).
+    pybind11::object presence_list(const std::string& topic) const;
+    pybind11::object presence_user(const std::string& user_id) const;
+    bool presence_is_online(const std::string& user_id) const;
+    pybind11::object presence_online_users(size_t offset, size_t limit) const;
     bool running() const { return server_ != nullptr; }
 
   private:

@@ -37,6 +37,7 @@ from typing import (
     Callable,
     Dict,
     Iterable,
+    List,
     Mapping,
     Optional,
     Tuple,
@@ -444,6 +445,29 @@ class Server:
     def connection_count(self) -> int:
         """WebSocket connections currently open."""
         return int(self._native.connection_count)
+
+    def presence_list(self, topic: str) -> Dict[str, Any]:
+        """Who is present in ``topic``: ``{user_id: {"metas": [{"phx_ref": ..., ...}]}}``,
+        exactly what a joining phoenix.js client gets as ``presence_state``.
+
+        Raises:
+            quckrt.FailedPreconditionError: the server is not running.
+        """
+        return dict(self._native.presence_list(topic))
+
+    def presence_user(self, user_id: str) -> Dict[str, Any]:
+        """One user across every topic: ``{"user_id", "online", "metas": [{"topic", ...}],
+        "last_seen_ms"}`` (``last_seen_ms`` is None while online or if never seen)."""
+        return dict(self._native.presence_user(user_id))
+
+    def is_online(self, user_id: str) -> bool:
+        """Whether the user has at least one presence entry on this server."""
+        return bool(self._native.presence_is_online(user_id))
+
+    def online_users(self, offset: int = 0, limit: int = 100) -> Tuple[List[str], int]:
+        """One page of online user ids, sorted, and the total number online."""
+        users, total = self._native.presence_online_users(offset, limit)
+        return list(users), int(total)
 
     @property
     def url(self) -> str:

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "channels/chat_payload.hpp"
 #include "core/ids.hpp"
 
 namespace quckrt::channels {
@@ -25,10 +26,7 @@ public:
 
     void after_join(Socket& socket) override {
         if (!track_presence_) return;
-        const ConnectInfo& info = socket.connect_info();
-        socket.track_presence(Json::object({{"device", info.device.empty() ? "unknown" : info.device},
-                                            {"userAgent", info.user_agent},
-                                            {"joinedAt", core::iso8601_utc(unix_ms_now())}}),
+        socket.track_presence(presence_meta(socket.connect_info(), core::iso8601_utc(unix_ms_now())),
                               /*announce_online=*/true);
     }
 
@@ -42,29 +40,17 @@ public:
 
 private:
     Reply send(const Json& p, Socket& socket) {
-        const Json* content = p.find("content");
-        if (!content || !content->is_string() || content->as_string().empty())
-            return Reply::error("content must be a non-empty string");
-        if (content->as_string().size() > kMaxContentBytes)
-            return Reply::error(Json::object({{"reason", "content too large"},
-                                              {"maxBytes", static_cast<int64_t>(kMaxContentBytes)}}));
-        const Json* type = p.find("type");
-        if (type && (!type->is_string() || type->as_string().empty() ||
-                     type->as_string().size() > kMaxTypeBytes))
-            return Reply::error("type must be a short non-empty string");
-        const Json* client_id = p.find("clientMsgId");
-        if (client_id && !client_id->is_null() &&
-            (!client_id->is_string() || client_id->as_string().size() > kMaxClientMsgIdBytes))
-            return Reply::error("clientMsgId must be a string of at most 128 bytes");
-
+        ParsedSend parsed = parse_send(p, kDefaultMaxContentBytes);
+        if (!parsed.request) return parsed.error;
+        const SendRequest& r = *parsed.request;
         const int64_t now = unix_ms_now();
         Json message = Json::object({
             {"id", core::make_uuid_v7(now)},
             {"conversationId", conversation_id_},
             {"senderId", socket.user().user_id},
-            {"content", content->as_string()},
-            {"type", type ? type->as_string() : std::string("text")},
-            {"clientMsgId", client_id ? *client_id : Json()},
+            {"content", r.content},
+            {"type", r.type},
+            {"clientMsgId", r.client_msg_id ? Json(*r.client_msg_id) : Json()},
             {"createdAt", core::iso8601_utc(now)},
         });
         socket.broadcast("message:new", message);

@@ -11,11 +11,6 @@
 
 namespace quckrt::channels {
 
-// Content limits for message:send.
-inline constexpr size_t kMaxContentBytes = 16 * 1024;
-inline constexpr size_t kMaxClientMsgIdBytes = 128;
-inline constexpr size_t kMaxTypeBytes = 32;
-
 ChannelFactory make_chat_channel_factory();
 
 }  // namespace quckrt::channels

@@ -9,14 +9,12 @@
 #include <atomic>
 #include <set>
 
+#include "channels/chat_payload.hpp"
 #include "chat/chat_service.hpp"
 #include "core/ids.hpp"
 
 namespace quckrt::chat {
 namespace {
-
-constexpr size_t kMaxClientMsgIdBytes = 128;
-constexpr size_t kMaxTypeBytes = 32;
 
 std::string id_from_topic(const std::string& topic) { return topic.substr(topic.find(':') + 1); }
 
@@ -89,11 +87,8 @@ public:
         joined_ = true;
         svc_.joined(conversation_, user_);
         if (!track_presence_) return;
-        const ConnectInfo& info = socket.connect_info();
         socket.track_presence(
-            Json::object({{"device", info.device.empty() ? "unknown" : info.device},
-                          {"userAgent", info.user_agent},
-                          {"joinedAt", core::iso8601_utc(unix_ms())}}),
+            channels::presence_meta(socket.connect_info(), core::iso8601_utc(unix_ms())),
             /*announce_online=*/true);
     }
 
@@ -125,22 +120,9 @@ private:
     enum class Kind { edit, remove, react_add, react_remove };
 
     Reply send(const Json& p, Socket& socket) {
-        const Json* content = p.find("content");
-        if (!content || !content->is_string() || content->as_string().empty())
-            return Reply::error("content must be a non-empty string");
-        if (content->as_string().size() > svc_.options().max_content_bytes)
-            return Reply::error(Json::object(
-                {{"reason", "content too large"},
-                 {"maxBytes", static_cast<int64_t>(svc_.options().max_content_bytes)}}));
-        const Json* type = p.find("type");
-        if (type && (!type->is_string() || type->as_string().empty() ||
-                     type->as_string().size() > kMaxTypeBytes))
-            return Reply::error("type must be a short non-empty string");
-        const Json* client_id = p.find("clientMsgId");
-        if (client_id && !client_id->is_null() &&
-            (!client_id->is_string() || client_id->as_string().empty() ||
-             client_id->as_string().size() > kMaxClientMsgIdBytes))
-            return Reply::error("clientMsgId must be a string of 1 to 128 bytes");
+        channels::ParsedSend parsed = channels::parse_send(p, svc_.options().max_content_bytes);
+        if (!parsed.request) return parsed.error;
+        channels::SendRequest& r = *parsed.request;
 
         const int64_t now = unix_ms();
         if (const int64_t wait = svc_.rate_check(user_, now); wait > 0)
@@ -148,11 +130,9 @@ private:
 
         NewMessage msg{.conversation_id = conversation_,
                        .sender_id = user_,
-                       .content = content->as_string(),
-                       .type = type ? type->as_string() : std::string("text"),
-                       .client_msg_id = client_id && client_id->is_string()
-                                            ? std::optional<std::string>(client_id->as_string())
-                                            : std::nullopt,
+                       .content = std::move(r.content),
+                       .type = std::move(r.type),
+                       .client_msg_id = std::move(r.client_msg_id),
                        .created_at = now};
         const int64_t expires = now + svc_.options().queue_ttl.count();
         ChatService* svc = &svc_;

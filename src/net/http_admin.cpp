@@ -16,13 +16,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/conversations";
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 std::pair<unsigned, std::string> status_error(const Status& st) {
     switch (st.code()) {
         case StatusCode::not_found: return {404, error_body("NOT_FOUND", st.message())};

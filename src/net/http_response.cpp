@@ -22,6 +22,13 @@ bool write_json(lws* wsi, unsigned status, std::string_view body) {
     return lws_write(wsi, data, body.size(), LWS_WRITE_HTTP_FINAL) >= 0;
 }
 
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
     return Json::object({{"error", Json::object({{"code", code}, {"message", message}})}}).dump();
 }

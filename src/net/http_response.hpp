@@ -12,6 +12,9 @@ namespace quckrt::net {
 // write_json(wsi, status, body): headers and body in one go. Returns false on failure.
 bool write_json(lws* wsi, unsigned status, std::string_view body);
 
+// constant_time_equal(a, b): compare secrets (tokens) without leaking where they differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
+
 // error_body(code, message): {"error":{"code":code,"message":message}}
 std::string error_body(std::string_view code, std::string_view message);
 

@@ -22,13 +22,6 @@ std::string header_value(lws* wsi, lws_token_indexes token) {
     return out;
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 size_t url_number(lws* wsi, const char* name_eq, size_t fallback, size_t max) {
     char buf[32];
     const char* v = lws_get_urlarg_by_name(wsi, name_eq, buf, sizeof(buf));

@@ -220,9 +220,16 @@ void Connection::handle_join(wire::InFrame& frame) {
         if (!replaced_join_ref.empty()) send(wire::encode_close(replaced_join_ref, frame.topic));
         return;
     }
+    std::unique_ptr<Channel> channel;
+    run_guarded("channel factory", [&] { channel = (*factory)(); });
+    if (!channel) {
+        reply(frame.join_ref, frame.ref, frame.topic, Reply::error("join crashed"));
+        if (!replaced_join_ref.empty()) send(wire::encode_close(replaced_join_ref, frame.topic));
+        return;
+    }
     auto pending = std::make_unique<PendingJoin>();
-    pending->instance =
-        std::make_unique<ChannelInstance>(*this, frame.topic, frame.join_ref, (*factory)());
+    pending->instance = std::make_unique<ChannelInstance>(*this, frame.topic, frame.join_ref,
+                                                          std::move(channel));
     pending->ref = frame.ref;
     pending->replaced_join_ref = std::move(replaced_join_ref);
     pending->deadline_ms = now_ms() + loop_.server().options().join_timeout.count();

@@ -5,15 +5,13 @@
 namespace quckrt::net {
 
 bool PostQueue::post(Task task) {
-    lws_context* wake = nullptr;
-    {
-        std::lock_guard lock(mu_);
-        if (closed_) return false;
-        tasks_.push_back(std::move(task));
-        wake = context_;
-    }
-    // Waking outside the lock: lws_cancel_service is thread-safe and may take its own lock.
-    if (wake) lws_cancel_service(wake);
+    std::lock_guard lock(mu_);
+    if (closed_) return false;
+    tasks_.push_back(std::move(task));
+    // Wake under the lock: close() takes it before the loop destroys its context, so a
+    // context we wake is never a destroyed one. lws_cancel_service only writes to the
+    // loop's wake pipe and calls nothing of ours, so holding our lock here cannot deadlock.
+    if (context_) lws_cancel_service(context_);
     return true;
 }
 

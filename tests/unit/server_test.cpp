@@ -116,6 +116,9 @@ protected:
         server_ = std::move(*s);
         server_->channel("host:*", [this] { return std::make_unique<HostChannel>(rec_); });
         server_->channel("slow:*", [this] { return std::make_unique<SlowChannel>(deferred_); });
+        server_->channel("broken:*", []() -> std::unique_ptr<Channel> {
+            throw std::runtime_error("factory bug");
+        });
         ASSERT_TRUE(server_->start().ok());
     }
     void TearDown() override {
@@ -157,6 +160,19 @@ TEST_F(ServerTest, DeferredJoinHoldsLaterFramesUntilItCompletes) {
     EXPECT_EQ(frames[1], R"(["1","2","slow:1","phx_reply",{"status":"ok","response":{"n":1}}])");
     EXPECT_EQ(frames[2], R"(["1","3","slow:1","phx_reply",{"status":"ok","response":{}}])");
     EXPECT_EQ(frames[3], R"(["1","1","slow:1","phx_close",{}])");
+}
+
+TEST_F(ServerTest, AThrowingChannelFactoryRefusesTheJoinAndKeepsTheConnection) {
+    start();
+    WsClient c;
+    ASSERT_EQ(c.connect(server_->port(), socket_path("ann")), 101);
+    c.send_text(R"(["1","1","broken:1","phx_join",{}])");
+    auto r = c.next();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->data,
+              R"(["1","1","broken:1","phx_reply",{"status":"error","response":{"reason":"join crashed"}}])");
+    c.send_text(R"([null,"2","phoenix","heartbeat",{}])");
+    ASSERT_TRUE(c.next_text_containing(R"("2","phoenix","phx_reply")"));
 }
 
 TEST_F(ServerTest, DeferredJoinRefusedLeavesNoChannel) {

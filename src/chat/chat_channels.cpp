@@ -108,9 +108,11 @@ public:
         if (m.event == "message:read") return read(p, socket);
         if (m.event == "history") return history(p, socket);
         if (m.event == "typing:start" || m.event == "typing:stop") {
+            const bool typing = m.event == "typing:start";
+            svc_.typing(conversation_, user_, typing, unix_ms());
             socket.broadcast_from("typing", Json::object({{"conversationId", conversation_},
                                                            {"userId", user_},
-                                                           {"isTyping", m.event == "typing:start"}}));
+                                                           {"isTyping", typing}}));
             return Reply::ok();
         }
         return Channel::handle_in(m, socket);

@@ -95,6 +95,30 @@ int64_t ChatService::rate_check(const std::string& user_id, int64_t now_ms) {
     return wait;
 }
 
+void ChatService::typing(const std::string& conversation_id, const std::string& user_id,
+                         bool is_typing, int64_t now_ms) {
+    std::lock_guard lock(mu_);
+    if (is_typing) {
+        typing_.start({conversation_id, user_id}, now_ms);
+    } else {
+        typing_.stop({conversation_id, user_id});
+    }
+}
+
+void ChatService::tick(int64_t now_ms) {
+    std::vector<core::TypingTracker::Key> expired;
+    {
+        std::lock_guard lock(mu_);
+        expired = typing_.expire(now_ms);
+    }
+    for (const auto& [conversation, user] : expired)
+        broadcast_("chat:" + conversation, "typing",
+                   Json::object({{"conversationId", conversation},
+                                 {"userId", user},
+                                 {"isTyping", false},
+                                 {"expired", true}}));
+}
+
 void ChatService::purge(int64_t now_ms) {
     (void)queue_.submit([now_ms](Storage& s) { return s.purge_expired(now_ms, 10000); },
                         [](Result<size_t> r) {

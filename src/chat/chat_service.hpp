@@ -20,6 +20,7 @@
 #include <quckrt/storage.hpp>
 
 #include "core/rate_limiter.hpp"
+#include "core/typing_tracker.hpp"
 #include "storage/storage_queue.hpp"
 
 namespace quckrt::chat {
@@ -88,6 +89,12 @@ public:
     // purge(now): drop expired queue entries (bounded work per call).
     void purge(int64_t now_ms);
 
+    // Typing (loop threads): a typing:start is good for 5 s; tick() broadcasts isTyping
+    // false for the ones that ran out, so a vanished client does not type forever.
+    void typing(const std::string& conversation_id, const std::string& user_id, bool is_typing,
+                int64_t now_ms);
+    void tick(int64_t now_ms);
+
     // ChatAdmin (blocking).
     Status create_conversation(std::string_view id, ConversationKind kind,
                                const std::vector<std::string>& members) override;
@@ -114,6 +121,7 @@ private:
     };
     std::unordered_map<std::string, std::vector<UserChannel>> user_channels_;
     core::RateLimiter limiter_;
+    core::TypingTracker typing_{5000};
 };
 
 // Channel factories for the persisted `chat:*` and `user:*` topics.

@@ -144,6 +144,7 @@ void Server::Impl::flush_presence(net::Loop* origin) {
 void Server::Impl::tick(int64_t now_ms) {
     // Expired store-and-forward entries: once a minute, bounded work each time.
     constexpr int64_t kPurgeEveryMs = 60'000;
+    if (chat_) chat_->tick(chat::unix_ms());
     if (chat_ && now_ms - last_purge_ms_ >= kPurgeEveryMs) {
         last_purge_ms_ = now_ms;
         chat_->purge(chat::unix_ms());

@@ -302,6 +302,7 @@ void ClientLoop::on_text(Connection& c, std::string_view text, int64_t now) {
             return handler_.on_joined(c, now);
         }
         if (ref == c.heartbeat_ref && ref != 0) return;
+        handler_.on_reply_payload(c, ref, f.payload);
         return handler_.on_reply(c, ref, ok, now);
     }
     // After our phx_leave the server ends that join with phx_close: expected, not a failure.

@@ -68,6 +68,10 @@ class ClientHandler {
     virtual void on_joined(Connection& /*c*/, int64_t /*now*/) {}
     // on_reply: a phx_reply to a push or to a phx_leave (not to the join or a heartbeat).
     virtual void on_reply(Connection& /*c*/, uint64_t /*ref*/, bool /*ok*/, int64_t /*now*/) {}
+    // on_reply_payload: the same reply's payload, just before on_reply, for scenarios that
+    // look inside (error reasons, ack results).
+    virtual void on_reply_payload(Connection& /*c*/, uint64_t /*ref*/,
+                                  std::string_view /*payload*/) {}
     // on_message: any other frame on the connection's topic (e.g. message:new), also after
     // leave_channel (frames the server sent before it saw the leave).
     virtual void on_message(Connection& /*c*/, const PhoenixFrame& /*f*/, int64_t /*now*/) {}

@@ -26,9 +26,10 @@ int main(int argc, char** argv) {
     if (options.scenario == "idle") return run_idle(options);
     if (options.scenario == "connect") return run_connect(options);
     if (options.scenario == "presence") return run_presence(options);
+    if (options.scenario == "queue-drain") return run_queue_drain(options);
     std::fprintf(stderr,
                  "quckrt-loadgen: unknown scenario '%s' (fanout, topics, idle, connect, "
-                 "presence)\n",
+                 "presence, queue-drain)\n",
                  options.scenario.c_str());
     return 2;
 }

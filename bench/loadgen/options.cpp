@@ -60,6 +60,9 @@ std::map<std::string, Setter, std::less<>> setters(Options& o) {
         {"drain", dbl(o.drain_s)},
         {"quiet-max", dbl(o.quiet_max_s)},
         {"connections", u32(o.connections)},
+        {"admin-token", str(o.admin_token)},
+        {"messages", u32(o.messages)},
+        {"ack-window", u32(o.ack_window)},
         {"settle", dbl(o.settle_s)},
         {"leave-fraction",
          [&o](std::string_view v) {
@@ -92,9 +95,11 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
             options.scenario = "help";
             return true;
         }
-        if (arg == "--close-after-join" || arg == "--members-publish") {
-            (arg == "--members-publish" ? options.members_publish : options.close_after_join) =
-                true;
+        if (arg == "--close-after-join" || arg == "--members-publish" ||
+            arg == "--create-conversations") {
+            (arg == "--members-publish"    ? options.members_publish
+             : arg == "--close-after-join" ? options.close_after_join
+                                           : options.create_conversations) = true;
             continue;
         }
         if (arg.substr(0, 2) != "--") {
@@ -125,7 +130,7 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
         given.emplace(arg);
     }
     if (options.scenario.empty()) {
-        error = "--scenario is required (fanout, topics, idle, connect or presence)";
+        error = "--scenario is required (fanout, topics, idle, connect, presence or queue-drain)";
         return false;
     }
     if (options.port == 0) {
@@ -138,6 +143,11 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
         if (!given.contains("topic")) options.topic = "chat:presence";
         if (!given.contains("join-params")) options.join_params = "{}";  // presence on
     }
+    if (options.scenario == "queue-drain") {
+        if (!given.contains("topic")) options.topic = "chat:c0";
+        if (!given.contains("timeout")) options.timeout_s = 300;
+    }
+    if (options.ack_window == 0) options.ack_window = 1;
     return true;
 }
 
@@ -157,6 +167,11 @@ common:
   --join-params JSON      phx_join payload (default {"presence":false}: no presence;
                           {} for the presence scenario)
   --setup-timeout 30      seconds allowed for connect + upgrade + join
+  --create-conversations  before connecting, create the conversation of every chat:* topic
+                          (id: the topic without "chat:", kind group, members: the users
+                          that join it) with POST /api/conversations; needs a server with
+                          --storage and --admin-token (201 and 409 both count as done)
+  --admin-token bench-admin  the server's admin token
 
 --scenario fanout         N subscribers on one topic, P publishers at R publishes/s in total
   --subscribers 2000 --publishers 1 --rate 200 --duration 10 --warmup 2 --drain 5
@@ -188,6 +203,15 @@ common:
   --leave-mode leave      leave: phx_leave (the socket stays open); close: close the socket
   --timeout 120           seconds each phase may take before the run fails
   --quiet-max 30          between the phases, wait up to this long for 0.5 s of silence
+
+--scenario queue-drain    store-and-forward backlog drain (needs storage)
+  --messages 20000        u0 sends this many message:send into --topic (default chat:c0,
+                          members u0 and u1) with --window (8) in flight while u1 is offline
+  --ack-window 64         then u1 joins user:u1; the time until every message:new of the
+                          backlog arrived (seq checked increasing, ids unique) and until
+                          every message:ack (this many in flight) was answered
+  --timeout 300           seconds each phase may take
+  Use --create-conversations (or create the conversation beforehand).
 
 Output: human-readable lines, then one line "RESULT {json}". Exit status 0 only when every
 connection was set up and none was lost.

@@ -8,7 +8,7 @@
 namespace quckrt::bench {
 
 struct Options {
-    std::string scenario;  // fanout | topics | idle | connect | presence
+    std::string scenario;  // fanout | topics | idle | connect | presence | queue-drain
     std::string host = "127.0.0.1";
     int port = 0;
     std::string path = "/socket/websocket";
@@ -30,6 +30,17 @@ struct Options {
     double drain_s = 5;            // wait at most this long for late deliveries
     double quiet_max_s = 30;       // after setup, wait at most this long for the server to
                                    // stop sending (join-storm traffic such as presence)
+
+    // Chat with storage (docs/chat.md): create the conversation of every chat:* topic over
+    // the admin HTTP API before connecting, its members being the users joined to it.
+    bool create_conversations = false;
+    std::string admin_token = "bench-admin";
+
+    // queue-drain: --messages sent into one conversation (--topic, default chat:c0) by u0
+    // while u1 is offline, --window sends in flight; then u1 joins user:u1 and acks every
+    // backlog message:new with --ack-window acks in flight. --timeout bounds each phase.
+    uint32_t messages = 20000;
+    uint32_t ack_window = 64;
 
     // idle / connect / presence
     uint32_t connections = 10000;   // idle; presence defaults to 5000

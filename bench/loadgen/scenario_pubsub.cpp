@@ -14,8 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "admin_http.hpp"
 #include "common.hpp"
 #include "scenarios.hpp"
+#include "token.hpp"
 
 namespace quckrt::bench {
 namespace {
@@ -74,6 +76,8 @@ class PubSubRun final : public ClientHandler {
     uint64_t published_window_ = 0;
     uint64_t replies_ok_ = 0;
     uint64_t replies_error_ = 0;
+    uint64_t replies_ok_window_ = 0;  // ok replies received inside [t0, t1): with storage,
+                                      // each is a message committed to the database
     uint64_t deliveries_ = 0;         // message:new on subscribers, any time
     uint64_t deliveries_window_ = 0;  // ... received inside [t0, t1)
     uint64_t window_received_ = 0;    // ... of messages sent inside [t0, t1)
@@ -115,6 +119,7 @@ void PubSubRun::publish_due(int64_t now) {
 
 void PubSubRun::on_reply(Connection& c, uint64_t ref, bool ok, int64_t now) {
     ok ? ++replies_ok_ : ++replies_error_;
+    if (ok && now >= t0_ && now < t1_) ++replies_ok_window_;
     last_progress_ns_ = now;
     const auto it = awaiting_reply_.find((uint64_t{c.index} << 32) | ref);
     if (it == awaiting_reply_.end()) {
@@ -193,6 +198,23 @@ int PubSubRun::run(const Endpoint& endpoint) {
         c.topic = static_cast<uint32_t>((pub ? i - subscribers : i) % plan_.topics);
         c.topic_name = plan_.topic_names[c.topic];
         if (pub || plan_.members_publish) publisher_ids_.push_back(static_cast<uint32_t>(i));
+    }
+    if (options_.create_conversations) {
+        std::vector<ConversationSpec> specs(plan_.topics);
+        for (uint32_t t = 0; t < plan_.topics; ++t) {
+            const std::string& name = plan_.topic_names[t];
+            specs[t].id = name.starts_with("chat:") ? name.substr(5) : name;
+        }
+        for (size_t i = 0; i < total; ++i) {
+            specs[loop.conn(i).topic].members.push_back(user_id(i));
+        }
+        CreateResult created;
+        if (!create_conversations(endpoint, options_.admin_token, specs, created, error)) {
+            std::fprintf(stderr, "error: %s\n", error.c_str());
+            return 2;
+        }
+        std::printf("[setup] conversations: %zu created, %zu already there, in %.2f s\n",
+                    created.created, created.existed, created.seconds);
     }
     if (!establish(loop, 0, total, options_, "setup")) return 2;
     if (loop.failed() > 0) {
@@ -297,6 +319,9 @@ int PubSubRun::report(int64_t window_ns, const ProcessSample& s0, const ProcessS
                 static_cast<double>(published_window_) / window_s,
                 static_cast<unsigned long long>(replies_ok_),
                 static_cast<unsigned long long>(replies_error_));
+    std::printf("acknowledged (ok-replied) sends in window: %llu, %.1f/s\n",
+                static_cast<unsigned long long>(replies_ok_window_),
+                static_cast<double>(replies_ok_window_) / window_s);
     std::printf(
         "deliveries/s: offered %.0f, achieved %.0f; window messages: expected %llu "
         "deliveries, received %llu, lost %llu\n",
@@ -333,6 +358,8 @@ int PubSubRun::report(int64_t window_ns, const ProcessSample& s0, const ProcessS
         .num("duration_s", window_s)
         .integer("published", static_cast<int64_t>(published_window_))
         .integer("replies_error", static_cast<int64_t>(replies_error_))
+        .integer("acked_in_window", static_cast<int64_t>(replies_ok_window_))
+        .num("acked_per_s", static_cast<double>(replies_ok_window_) / window_s)
         .num("offered_deliveries_per_s", offered)
         .num("achieved_deliveries_per_s", achieved)
         .integer("expected_deliveries", static_cast<int64_t>(expected))

@@ -16,5 +16,8 @@ int run_connect(const Options& options);
 // presence: N users join one topic with presence on, then a share of them leave; the time
 // until every client's presence view holds exactly the expected users.
 int run_presence(const Options& options);
+// queue-drain: one member sends N messages while the other is offline; then the other
+// joins user:{id} and drains and acks the backlog.
+int run_queue_drain(const Options& options);
 
 }  // namespace quckrt::bench

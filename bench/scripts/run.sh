@@ -16,12 +16,19 @@
 #   connect-1000   connect + JWT + join at 1000/s for 10 s
 #   presence-churn 5000 users join one topic with presence on, then half of them leave;
 #                  time until every client's presence view converged (issue 3)
+# and two that start the server with SQLite storage (issue 4; a fresh database in the
+# temporary directory, removed afterwards; the loadgen creates the conversations over the
+# admin HTTP API first):
+#   durable-sends  500 two-member conversations chat:c-0..chat:c-499, every member keeps 4
+#                  message:send in flight; ok replies (= committed) per second
+#   queue-drain    u0 sends 20000 messages to chat:c0 while u1 is offline, then u1 joins
+#                  user:u1 and drains and acks the backlog; messages/s and acks/s
 # Extra flags are appended after the preset's, so they override it.
 #
 # Environment:
 #   QUCKRT_SERVER       server binary (default build/release/server/quckrt-server)
 #   QUCKRT_LOADGEN      loadgen binary (default: next to the server, under bench/)
-#   QUCKRT_SERVER_ARGS  extra server flags
+#   QUCKRT_SERVER_ARGS  extra server flags (the storage presets add theirs before these)
 #   QUCKRT_SERVER_CPU / QUCKRT_LOADGEN_CPU   CPUs to pin to (default 0 and 1)
 #   QUCKRT_LOADGEN_TIMEOUT  seconds before the loadgen is interrupted (default 170; 900
 #                       for presence runs)
@@ -41,6 +48,10 @@ fi
 preset=$1
 shift
 loadgen_timeout=170
+# Storage presets: server flags added before QUCKRT_SERVER_ARGS; the database lives in
+# $workdir. DB_PATH is replaced once $workdir exists.
+storage_args=(--storage sqlite:DB_PATH --admin-token bench-admin --send-rate 0)
+server_args=()
 case $preset in
     fanout-heavy)  args=(--scenario fanout --subscribers 2000 --publishers 1 --rate 200
                          --duration 10) ;;
@@ -56,6 +67,14 @@ case $preset in
                           --timeout 300)
                     loadgen_timeout=900 ;;
     presence)      args=(--scenario presence); loadgen_timeout=900 ;;
+    durable-sends) args=(--scenario topics --topic chat:c --topics 500 --subscribers-per-topic 2
+                         --members-publish --window 4 --duration 10 --create-conversations
+                         --admin-token bench-admin)
+                   server_args=("${storage_args[@]}") ;;
+    queue-drain)   args=(--scenario queue-drain --topic chat:c0 --messages 20000 --window 16
+                         --ack-window 64 --create-conversations --admin-token bench-admin)
+                   server_args=("${storage_args[@]}")
+                   loadgen_timeout=900 ;;
     fanout|topics|idle|connect) args=(--scenario "$preset") ;;
     *) echo "run.sh: unknown scenario '$preset'" >&2; exit 2 ;;
 esac
@@ -84,10 +103,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+server_args=("${server_args[@]/DB_PATH/$workdir/bench.db}")
 
 # shellcheck disable=SC2086  # QUCKRT_SERVER_ARGS is a list of flags on purpose
 taskset -c "$server_cpu" "$server" --host 127.0.0.1 --port 0 --loops 1 --jwt-secret "$secret" \
-    --max-connections 19900 --log-level warn ${QUCKRT_SERVER_ARGS:-} \
+    --max-connections 19900 --log-level warn ${server_args[@]+"${server_args[@]}"} \
+    ${QUCKRT_SERVER_ARGS:-} \
     >"$workdir/server.out" 2>"$workdir/server.err" &
 server_pid=$!
 
@@ -108,6 +129,7 @@ if [[ -z $port ]]; then
     exit 1
 fi
 echo "server pid $server_pid on CPU $server_cpu, port $port; loadgen on CPU $loadgen_cpu"
+[[ ${#server_args[@]} -gt 0 ]] && echo "server ${server_args[*]}"
 echo "loadgen ${args[*]} $*"
 
 status=0

@@ -12,7 +12,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 outdir=${1:-$(mktemp -d /tmp/quckrt-bench.XXXXXX)}
 mkdir -p "$outdir"
 : >"$outdir/results.jsonl"
-presets=(fanout-heavy fanout-light topics-max conversations idle-10k connect-1000 presence-churn)
+presets=(fanout-heavy fanout-light topics-max conversations idle-10k connect-1000 presence-churn
+    durable-sends queue-drain)
 
 failed=0
 for preset in "${presets[@]}"; do
@@ -28,7 +29,8 @@ for preset in "${presets[@]}"; do
         printf '{"preset":"%s","result":%s}\n' "$preset" "$result" >>"$outdir/results.jsonl"
     fi
     pattern='^(deliveries/s|latency|push to reply|server|join time|connect to join|also|loadgen'
-    pattern+='|join storm|leave storm|  presence frames|  server|  loadgen)'
+    pattern+='|join storm|leave storm|  presence frames|  server|  loadgen'
+    pattern+='|acknowledged|send phase|send to ok reply|drain phase|backlog|acks|ack to reply)'
     summary=$(grep -E "$pattern[: ]|^\[setup\] server" "$log" | grep -v '^server pid' |
         sed 's/^/    /')
     printf '%-14s %s\n%s\n' "$preset" "$status" "$summary"

@@ -218,6 +218,12 @@ public:
     virtual void untrack_presence() = 0;
     // join_responder(): during join(), the handle to complete a JoinResult::deferred().
     virtual JoinResponder join_responder() = 0;
+    // queued_bytes(): output waiting to be written to this connection (all its channels).
+    virtual size_t queued_bytes() const = 0;
+    // when_queued_below(bytes, fn): run fn on this loop once the connection's queued output
+    // is at or below `bytes` — at once if it already is. Flow control for producers that
+    // could outrun the client (a long backlog). Dropped if the channel ends first.
+    virtual void when_queued_below(size_t bytes, std::function<void(Socket&)> fn) = 0;
     // self(): a handle to post work back to this channel from another thread.
     virtual ChannelRef self() = 0;
     // responder(): during handle_in, a handle to answer the current push later (pair it

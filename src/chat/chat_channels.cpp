@@ -299,6 +299,9 @@ private:
 
 std::atomic<uint64_t> g_user_channel_tokens{0};
 
+// Output queued on a user channel's connection below which the next backlog page is read.
+constexpr size_t kBacklogLowWater = 64 * 1024;
+
 // fetch_page: read the next backlog page after what the inbox has delivered, hand it to the
 // inbox on the channel's loop, and continue until a short page ends the drain.
 void fetch_page(ChatService* svc, std::string user, std::shared_ptr<UserInbox> inbox,
@@ -316,7 +319,13 @@ void fetch_page(ChatService* svc, std::string user, std::shared_ptr<UserInbox> i
             auto entries = std::make_shared<std::vector<QueueEntry>>(std::move(*r));
             ref.post([svc, user, inbox, ref, entries, last](Socket& socket) {
                 inbox->on_page(*entries, last, socket);
-                if (!last) fetch_page(svc, user, inbox, ref, inbox->last_entry_id());
+                if (last) return;
+                // Flow control: the next page is read only once the client has taken most
+                // of this one, so a huge backlog never piles up in the output queue (and
+                // never trips the slow-consumer limit).
+                socket.when_queued_below(kBacklogLowWater, [svc, user, inbox, ref](Socket&) {
+                    fetch_page(svc, user, inbox, ref, inbox->last_entry_id());
+                });
             });
         });
     if (!st.ok()) spdlog::warn("event=backlog_refused user={} error=\"{}\"", user, st.to_string());

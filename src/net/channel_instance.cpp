@@ -98,6 +98,12 @@ JoinResponder ChannelInstance::join_responder() {
     return ResponderAccess::make(join_target_);
 }
 
+size_t ChannelInstance::queued_bytes() const { return conn_.queued_bytes(); }
+
+void ChannelInstance::when_queued_below(size_t bytes, std::function<void(Socket&)> fn) {
+    conn_.when_queued_below(topic_, join_ref_, bytes, std::move(fn));
+}
+
 ChannelRef ChannelInstance::self() {
     auto target = std::make_shared<ChannelRef::Target>();
     target->at = address();

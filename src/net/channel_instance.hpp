@@ -32,6 +32,8 @@ public:
     Responder responder() override;
     JoinResponder join_responder() override;
     ChannelRef self() override;
+    size_t queued_bytes() const override;
+    void when_queued_below(size_t bytes, std::function<void(Socket&)> fn) override;
 
     // Set around Channel::join so join_responder() works only there.
     void set_in_join(bool in_join) { in_join_ = in_join; }

@@ -101,6 +101,7 @@ int Connection::on_writable() {
             }
             out_head_ = 0;
         }
+        if (!drain_waiters_.empty()) run_drain_waiters();
         if (out_head_ < out_.size() || close_) {
             request_write();
             return 0;
@@ -335,6 +336,34 @@ void Connection::handle_push(wire::InFrame& frame, ChannelInstance& channel) {
         std::string join_ref = channel.join_ref();
         remove_channel(channel, TerminateReason::stopped);
         send(wire::encode_close(join_ref, frame.topic));
+    }
+}
+
+void Connection::when_queued_below(const std::string& topic, const std::string& join_ref,
+                                   size_t bytes, std::function<void(Socket&)> fn) {
+    if (out_bytes_ <= bytes) {
+        if (ChannelInstance* ch = find_channel(topic); ch && ch->join_ref() == join_ref)
+            run_guarded("queued-below callback", [&] { fn(*ch); });
+        return;
+    }
+    drain_waiters_.push_back({topic, join_ref, bytes, std::move(fn)});
+}
+
+void Connection::run_drain_waiters() {
+    // Take the ready ones out first: a callback may queue output or register again.
+    std::vector<DrainWaiter> ready;
+    for (auto it = drain_waiters_.begin(); it != drain_waiters_.end();) {
+        if (out_bytes_ <= it->bytes) {
+            ready.push_back(std::move(*it));
+            it = drain_waiters_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& w : ready) {
+        ChannelInstance* ch = find_channel(w.topic);
+        if (!ch || ch->join_ref() != w.join_ref) continue;  // that join is over
+        run_guarded("queued-below callback", [&] { w.fn(*ch); });
     }
 }
 

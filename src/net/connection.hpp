@@ -6,6 +6,7 @@
 #include <libwebsockets.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,11 @@ public:
 
     ChannelInstance* find_channel(std::string_view topic);
 
+    size_t queued_bytes() const { return out_bytes_; }
+    // when_queued_below: see Socket::when_queued_below; keyed by the channel's join.
+    void when_queued_below(const std::string& topic, const std::string& join_ref, size_t bytes,
+                           std::function<void(Socket&)> fn);
+
     // complete_join: the answer to a deferred join (JoinResponder), on the loop.
     void complete_join(const std::string& topic, const std::string& join_ref, JoinResult result);
 
@@ -79,6 +85,7 @@ private:
                const Reply& reply);
     void remove_channel(ChannelInstance& channel, TerminateReason reason);
     void request_write();
+    void run_drain_waiters();
 
     Loop& loop_;
     lws* wsi_;
@@ -98,6 +105,14 @@ private:
     bool rx_overflow_ = false;
 
     std::vector<std::unique_ptr<ChannelInstance>> channels_;
+
+    struct DrainWaiter {
+        std::string topic;
+        std::string join_ref;
+        size_t bytes = 0;
+        std::function<void(Socket&)> fn;
+    };
+    std::vector<DrainWaiter> drain_waiters_;
 
     // A deferred join in flight. Until it completes, incoming messages wait in held_ in
     // arrival order (bounded), so a leave or push right behind the join sees it done.

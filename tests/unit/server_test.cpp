@@ -58,6 +58,17 @@ public:
         if (m.event == "queued") return Reply::status("queued", Json::object());
         if (m.event == "bye") return Reply::stop();
         if (m.event == "boom") throw std::runtime_error("handler bug");
+        if (m.event == "fill") {
+            // Queue far more than one write takes, then ask to hear when it has drained.
+            const std::string big(64 * 1024, 'x');
+            for (int i = 0; i < 32; ++i) s.push("chunk", Json::object({{"i", i}, {"data", big}}));
+            EXPECT_GT(s.queued_bytes(), 1024u * 1024u);
+            s.when_queued_below(0, [](Socket& socket) {
+                EXPECT_EQ(socket.queued_bytes(), 0u);
+                socket.push("drained", Json::object());
+            });
+            return Reply::ok();
+        }
         if (m.event == "others") {
             s.broadcast_from("from", m.payload);
             return Reply::ok();
@@ -295,6 +306,21 @@ TEST_F(ServerTest, CustomStatusStopAndCrash) {
     // The connection survives the handler's exception.
     c.send_text(R"([null,"9","phoenix","heartbeat",{}])");
     ASSERT_TRUE(c.next_text_containing(R"("9","phoenix","phx_reply")"));
+}
+
+TEST_F(ServerTest, WhenQueuedBelowRunsOnceTheOutputHasDrained) {
+    start();
+    WsClient c;
+    connect_and_join(c, "ann", "host:1");
+    c.send_text(R"(["1","2","host:1","fill",{}])");
+    int chunks = 0;
+    for (;;) {
+        auto m = c.next();
+        ASSERT_TRUE(m) << "after " << chunks << " chunks";
+        if (m->data.find("\"chunk\"") != std::string::npos) ++chunks;
+        if (m->data.find("\"drained\"") != std::string::npos) break;
+    }
+    EXPECT_EQ(chunks, 32) << "drained must come after every queued chunk";
 }
 
 TEST_F(ServerTest, BinaryPushReachesTheHandlerAsBytes) {

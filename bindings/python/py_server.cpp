@@ -216,7 +216,8 @@ void bind_server(py::module_& m) {
                          size_t max_queued_bytes, size_t rx_buffer_bytes, int64_t idle_timeout_ms,
                          int64_t drain_timeout_ms, int64_t presence_broadcast_ms,
                          std::string admin_token, std::vector<std::string> allowed_origins,
-                         std::string socket_path, bool builtin_chat, std::string log_level,
+                         std::string socket_path, bool builtin_chat, std::string storage,
+                         int64_t queue_ttl_s, double send_rate, std::string log_level,
                          py::object on_error) {
                  ServerOptions o;
                  o.host = std::move(host);
@@ -235,6 +236,10 @@ void bind_server(py::module_& m) {
                  o.allowed_origins = std::move(allowed_origins);
                  o.socket_path = std::move(socket_path);
                  o.builtin_chat = builtin_chat;
+                 o.storage = std::move(storage);
+                 o.queue_ttl = std::chrono::milliseconds(queue_ttl_s * 1000);
+                 o.send_rate_per_second = send_rate;
+                 o.send_burst = send_rate * 3;
                  return std::make_unique<PyServer>(std::move(o), std::move(log_level),
                                                    std::move(on_error));
              }),
@@ -243,7 +248,8 @@ void bind_server(py::module_& m) {
              py::arg("max_frame_bytes"), py::arg("max_queued_bytes"), py::arg("rx_buffer_bytes"),
              py::arg("idle_timeout_ms"), py::arg("drain_timeout_ms"),
              py::arg("presence_broadcast_ms"), py::arg("admin_token"), py::arg("allowed_origins"),
-             py::arg("socket_path"), py::arg("builtin_chat"), py::arg("log_level"),
+             py::arg("socket_path"), py::arg("builtin_chat"), py::arg("storage"),
+             py::arg("queue_ttl_s"), py::arg("send_rate"), py::arg("log_level"),
              py::arg("on_error"))
         .def("add_channel", &PyServer::add_channel, py::arg("pattern"), py::arg("factory"))
         .def("start", &PyServer::start)

@@ -59,3 +59,4 @@ def test_presence_reads_need_a_running_server() -> None:
     server = quckrt.Server(jwt_secret="s")
     with pytest.raises(quckrt.FailedPreconditionError):
         server.presence_list("chat:1")
+

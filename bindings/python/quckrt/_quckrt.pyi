@@ -50,6 +50,9 @@ class _Server:
         allowed_origins: List[str],
         socket_path: str,
         builtin_chat: bool,
+        storage: str,
+        queue_ttl_s: int,
+        send_rate: float,
         log_level: str,
         on_error: Optional[Callable[[str, str], Any]],
     ) -> None: ...

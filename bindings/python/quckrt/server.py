@@ -291,6 +291,12 @@ class Server:
         allowed_origins: Origin values allowed to connect; empty = any.
         socket_path: mount point; clients connect to ``socket_path + "/websocket"``.
         builtin_chat: serve the built-in ``chat:*`` channel (message:send, typing).
+        storage: chat persistence, ``"sqlite:PATH"`` (``"sqlite::memory:"`` for a throwaway
+            database); empty: ``chat:*`` only relays. With storage, ``chat:{id}`` needs
+            membership (HTTP admin API with ``admin_token``) and ``user:{id}`` delivers
+            store-and-forward entries (docs/chat.md).
+        queue_ttl_s: how long store-and-forward entries wait for their recipient.
+        send_rate: message:send per user per second (burst 3x); 0 = unlimited.
         log_level: the C++ library's log level (trace, debug, info, warn, error, off). It is
             process-wide and applied on start().
         on_error: called with an exception for every failure off the caller's path: a
@@ -324,6 +330,9 @@ class Server:
         allowed_origins: Iterable[str] = (),
         socket_path: str = "/socket",
         builtin_chat: bool = True,
+        storage: str = "",
+        queue_ttl_s: int = 7 * 24 * 3600,
+        send_rate: float = 10,
         log_level: str = "warn",
         on_error: Optional[Callable[[BaseException], Any]] = None,
     ) -> None:
@@ -350,6 +359,9 @@ class Server:
             allowed_origins=list(allowed_origins),
             socket_path=socket_path,
             builtin_chat=builtin_chat,
+            storage=storage,
+            queue_ttl_s=queue_ttl_s,
+            send_rate=send_rate,
             log_level=log_level,
             on_error=self._errors.status,
         )

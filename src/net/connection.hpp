@@ -85,6 +85,8 @@ private:
                const Reply& reply);
     void remove_channel(ChannelInstance& channel, TerminateReason reason);
     void request_write();
+    int write_batch();
+    int flush_after_receive();
     void run_drain_waiters();
 
     Loop& loop_;

@@ -97,6 +97,21 @@ const std::vector<Option>& options() {
          integer("queue-ttl-s", 1, int64_t{1} << 32, [](Config& c, int64_t n) {
              c.server.queue_ttl = std::chrono::milliseconds(n * 1000);
          })},
+        {"--resume-max-events", "RESUME_MAX_EVENTS", "N",
+         "a chat rejoin with last_seq replays at most this many events (default 10000)",
+         integer("resume-max-events", 0, int64_t{1} << 40, [](Config& c, int64_t n) {
+             c.server.resume_max_events = n;
+         })},
+        {"--resume-max-age-s", "RESUME_MAX_AGE_SECONDS", "S",
+         "a chat rejoin replays events at most this old; 0 = no age limit (default 604800)",
+         integer("resume-max-age-s", 0, int64_t{1} << 32, [](Config& c, int64_t n) {
+             c.server.resume_max_age = std::chrono::milliseconds(n * 1000);
+         })},
+        {"--replay-page", "REPLAY_PAGE", "N",
+         "events per page of a resume replay (default 200, at most 500)",
+         integer("replay-page", 1, 500, [](Config& c, int64_t n) {
+             c.server.replay_page = static_cast<size_t>(n);
+         })},
         {"--send-rate", "SEND_RATE_PER_SECOND", "N",
          "message:send per user per second, burst 3x (default 10; 0 = unlimited)",
          integer("send-rate", 0, 1'000'000, [](Config& c, int64_t n) {

@@ -224,6 +224,18 @@ public:
     // is at or below `bytes` — at once if it already is. Flow control for producers that
     // could outrun the client (a long backlog). Dropped if the channel ends first.
     virtual void when_queued_below(size_t bytes, std::function<void(Socket&)> fn) = 0;
+    // hold_broadcasts(): from now on, frames that broadcasts deliver to this channel wait
+    // (in arrival order) instead of going out, while push() still goes out at once. For a
+    // catch-up that must reach the client before any live event of the topic (resume):
+    // hold in after_join, push the catch-up, then release. Held frames count against
+    // ServerOptions::max_queued_bytes: a hold that outgrows it closes the connection with
+    // 1013 like any slow consumer. Holding again while held does nothing.
+    virtual void hold_broadcasts() = 0;
+    // release_broadcasts(skip): send the held frames in order, leaving out those for which
+    // skip(event, payload) is true (e.g. events the catch-up already carried), then deliver
+    // live again. skip may be empty (send all). Does nothing when not holding.
+    using HeldFilter = std::function<bool(std::string_view event, const Json& payload)>;
+    virtual void release_broadcasts(const HeldFilter& skip = {}) = 0;
     // self(): a handle to post work back to this channel from another thread.
     virtual ChannelRef self() = 0;
     // responder(): during handle_in, a handle to answer the current push later (pair it

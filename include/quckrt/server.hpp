@@ -109,6 +109,14 @@ struct ServerOptions {
     std::string storage{};
     // How long a store-and-forward entry waits for its recipient before it expires.
     std::chrono::milliseconds queue_ttl{std::chrono::hours(24 * 7)};
+    // Resume: a client that rejoins `chat:{id}` with params {last_seq: N} gets every event
+    // after N replayed in order before any live event, if the event log can serve it within
+    // this window (count of events and age); otherwise the join says recovered:false with
+    // the available range (docs/chat.md "Resume"). A replay goes out in pages of
+    // replay_page events, the next read only once the client has taken most of the last.
+    int64_t resume_max_events = 10000;
+    std::chrono::milliseconds resume_max_age{std::chrono::hours(24 * 7)};
+    size_t replay_page = 200;
     // message:send per user (token bucket): sustained rate and burst. 0 disables.
     double send_rate_per_second = 10;
     double send_burst = 30;

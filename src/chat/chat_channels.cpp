@@ -48,6 +48,64 @@ std::optional<std::string> opt_string(const Json& p, std::string_view key) {
     return v->as_string();
 }
 
+// JoinFacts: what the join's storage read learned.
+struct JoinFacts {
+    Conversation conversation;
+    std::optional<ResumeDecision> resume;  // set when the client sent last_seq
+};
+
+// Output queued on a chat channel's connection below which the next replay page is read.
+constexpr size_t kReplayLowWater = 64 * 1024;
+
+// fail_replay: the log could not serve the replay (a storage failure, or the window moved
+// under it). phx_error makes phoenix.js rejoin (with its last_seq), so the client gets a
+// fresh attempt instead of a gap; the held frames stay held until that rejoin replaces
+// this channel.
+void fail_replay(Socket& socket, int64_t after, const Status& st) {
+    spdlog::warn("event=replay_failed topic={} after_seq={} error=\"{}\"", socket.topic(), after,
+                 st.to_string());
+    socket.push("phx_error", Json::object({{"reason", "resume failed"}}));
+}
+
+// replay_page: read the events after `after`, push them on the channel's loop in order, and
+// go on (after the client has taken most of the page: flow control) until a page says
+// there is nothing more. Then the live frames held since the subscription began are
+// released, minus the ones this replay already carried (by seq). Storage serves a read
+// after every write submitted before it, and every write committed after the read is
+// broadcast after it, to a subscription that already existed: so held + replayed covers
+// every event after `after` with no gap, and the seq filter removes the overlap.
+void replay_page(ChatService* svc, Socket& socket, std::string conversation, int64_t after) {
+    const size_t page = svc->options().replay_page;
+    ChannelRef ref = socket.self();
+    Status st = svc->queue().submit(
+        [conversation, after, page](Storage& s) {
+            return s.events_after(conversation, after, page);
+        },
+        [svc, conversation, ref, after](Result<EventPage> r) {
+            auto result = std::make_shared<Result<EventPage>>(std::move(r));
+            ref.post([svc, conversation, after, result](Socket& socket) {
+                const Result<EventPage>& r = *result;
+                if (!r) return fail_replay(socket, after, r.error());
+                int64_t cursor = after;
+                for (const ConversationEvent& e : r->events) {
+                    auto [name, payload] = event_wire(e);
+                    socket.push(name, payload);
+                    cursor = e.seq;
+                }
+                if (!r->has_more) {
+                    socket.release_broadcasts([cursor](std::string_view event, const Json& p) {
+                        return already_replayed(event, p, cursor);
+                    });
+                    return;
+                }
+                socket.when_queued_below(kReplayLowWater, [svc, conversation, cursor](Socket& s) {
+                    replay_page(svc, s, conversation, cursor);
+                });
+            });
+        });
+    if (!st.ok()) fail_replay(socket, after, st);
+}
+
 struct SendOutcome {
     Appended appended;
     std::vector<std::string> queued_for;
@@ -62,34 +120,73 @@ public:
         user_ = socket.user().user_id;
         track_presence_ = params.get_bool("presence", true);
         if (conversation_.empty()) return JoinResult::error("invalid conversation id");
+        std::optional<int64_t> resume_after;
+        if (const Json* last = params.find("last_seq"); last && !last->is_null()) {
+            if (!last->is_integer() || last->as_int() < 0)
+                return JoinResult::error("last_seq must be a non-negative integer");
+            resume_after = last->as_int();
+        }
         JoinResponder responder = socket.join_responder();
         Status st = svc_.queue().submit(
-            [c = conversation_, u = user_](Storage& s) -> Result<Conversation> {
+            [c = conversation_, u = user_, resume_after,
+             window = svc_.options().resume](Storage& s) -> Result<JoinFacts> {
                 auto member = s.is_member(c, u);
                 if (!member) return member.error();
                 if (!*member) return permission_denied("not a member of this conversation");
-                return s.get_conversation(c);
+                auto conv = s.get_conversation(c);
+                if (!conv) return conv.error();
+                JoinFacts facts{std::move(*conv), std::nullopt};
+                if (!resume_after) return facts;
+                auto range = s.seq_range(c);
+                if (!range) return range.error();
+                facts.resume = decide_resume(*resume_after, *range, window, unix_ms(),
+                                             [&s, &c](int64_t seq) -> int64_t {
+                                                 auto page = s.events_after(c, seq - 1, 1);
+                                                 if (!page || page->events.empty())
+                                                     return INT64_MAX;  // treat as young
+                                                 return page->events.front().created_at;
+                                             });
+                return facts;
             },
-            [responder](Result<Conversation> r) {
-                if (r) {
-                    responder.complete(JoinResult::ok(Json::object({{"lastSeq", r->last_seq}})));
-                } else if (r.error().code() == StatusCode::permission_denied) {
-                    responder.complete(JoinResult::error("not a member"));
-                } else {
-                    responder.complete(JoinResult::error("unavailable"));
+            [recovered = recovered_, responder](Result<JoinFacts> r) {
+                if (!r) {
+                    responder.complete(JoinResult::error(
+                        r.error().code() == StatusCode::permission_denied ? "not a member"
+                                                                          : "unavailable"));
+                    return;
                 }
+                Json response = Json::object({{"lastSeq", r->conversation.last_seq}});
+                if (const auto& d = r->resume) {
+                    response.set("recovered", d->recovered);
+                    // Read by after_join on the loop; the join completion posted below
+                    // orders this write before that read.
+                    *recovered = d->recovered;
+                    if (d->recovered) {
+                        response.set("from_seq", d->from_seq);
+                        response.set("to_seq", d->to_seq);
+                    } else {
+                        response.set("reason", d->reason);
+                        response.set("first_seq", d->first_seq);
+                        response.set("last_seq", d->last_seq);
+                    }
+                }
+                responder.complete(JoinResult::ok(std::move(response)));
             });
         if (!st.ok()) return JoinResult::error("unavailable");
+        // The replay starts after the join is answered; what it covers is decided again
+        // then (from resume_after), so nothing committed in between is missed.
+        resume_after_ = resume_after;
         return JoinResult::deferred();
     }
 
     void after_join(Socket& socket) override {
         joined_ = true;
         svc_.joined(conversation_, user_);
-        if (!track_presence_) return;
-        socket.track_presence(
-            channels::presence_meta(socket.connect_info(), core::iso8601_utc(unix_ms())),
-            /*announce_online=*/true);
+        if (track_presence_)
+            socket.track_presence(
+                channels::presence_meta(socket.connect_info(), core::iso8601_utc(unix_ms())),
+                /*announce_online=*/true);
+        if (resume_after_ && *recovered_) start_replay(socket, *resume_after_);
     }
 
     void terminate(TerminateReason, Socket&) override {
@@ -290,11 +387,20 @@ private:
         return st.ok() ? Reply::none() : busy(st);
     }
 
+    void start_replay(Socket& socket, int64_t after) {
+        // Hold from the moment the subscription exists (this runs in the same loop task
+        // as the subscribe): every live event from here on waits behind the replay.
+        socket.hold_broadcasts();
+        replay_page(&svc_, socket, conversation_, after);
+    }
+
     ChatService& svc_;
     std::string conversation_;
     std::string user_;
     bool track_presence_ = true;
     bool joined_ = false;
+    std::optional<int64_t> resume_after_;
+    std::shared_ptr<bool> recovered_ = std::make_shared<bool>(false);
 };
 
 std::atomic<uint64_t> g_user_channel_tokens{0};

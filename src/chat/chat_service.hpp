@@ -19,6 +19,7 @@
 #include <quckrt/json.hpp>
 #include <quckrt/storage.hpp>
 
+#include "chat/resume.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/typing_tracker.hpp"
 #include "storage/storage_queue.hpp"
@@ -31,6 +32,8 @@ struct ChatOptions {
     double send_burst = 30;
     size_t max_content_bytes = 16 * 1024;
     size_t backlog_page = 100;  // store-and-forward entries per page on user:{id}
+    ResumeWindow resume{};      // what a rejoin with last_seq may replay
+    size_t replay_page = 200;   // events per page of a replay (1..kMaxEventsLimit)
 };
 
 // UserInbox: the delivery state of one `user:{id}` channel (store-and-forward). Touched only

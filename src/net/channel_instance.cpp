@@ -1,5 +1,7 @@
 #include "net/channel_instance.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "net/connection.hpp"
 #include "net/loop.hpp"
 #include "net/responder_target.hpp"
@@ -102,6 +104,43 @@ size_t ChannelInstance::queued_bytes() const { return conn_.queued_bytes(); }
 
 void ChannelInstance::when_queued_below(size_t bytes, std::function<void(Socket&)> fn) {
     conn_.when_queued_below(topic_, join_ref_, bytes, std::move(fn));
+}
+
+void ChannelInstance::hold_broadcasts() {
+    if (hold_) return;
+    hold_ = std::make_unique<HoldSink>(*this);
+    subscription_.sink = hold_.get();
+}
+
+void ChannelInstance::HoldSink::deliver(const wire::FramePtr& frame) {
+    Connection& conn = owner_.conn_;
+    if (conn.closing()) return;
+    const size_t limit = conn.loop().server().options().max_queued_bytes;
+    if (bytes + frame->bytes.size() + conn.queued_bytes() > limit) {
+        // The catch-up is not keeping up with the topic; the client resumes again after
+        // reconnecting, so dropping what is held loses nothing it cannot get back.
+        spdlog::warn("event=slow_consumer conn={} topic={} held_bytes={}", conn.id(),
+                     owner_.topic_, bytes);
+        frames.clear();
+        bytes = 0;
+        conn.close(CloseCode::try_again_later, "slow consumer");
+        return;
+    }
+    bytes += frame->bytes.size();
+    frames.push_back(frame);
+}
+
+void ChannelInstance::release_broadcasts(const HeldFilter& skip) {
+    if (!hold_) return;
+    std::unique_ptr<HoldSink> hold = std::move(hold_);
+    subscription_.sink = &conn_;
+    for (const wire::FramePtr& frame : hold->frames) {
+        if (skip && !frame->binary) {
+            auto in = wire::decode_text(frame->bytes);
+            if (in && skip(in->event, in->payload)) continue;
+        }
+        conn_.deliver(frame);
+    }
 }
 
 ChannelRef ChannelInstance::self() {

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <quckrt/channel.hpp>
 
@@ -34,6 +35,8 @@ public:
     ChannelRef self() override;
     size_t queued_bytes() const override;
     void when_queued_below(size_t bytes, std::function<void(Socket&)> fn) override;
+    void hold_broadcasts() override;
+    void release_broadcasts(const HeldFilter& skip) override;
 
     // Set around Channel::join so join_responder() works only there.
     void set_in_join(bool in_join) { in_join_ = in_join; }
@@ -51,6 +54,18 @@ public:
     void end_message() { current_ref_ = nullptr; current_target_.reset(); }
 
 private:
+    // HoldSink: where the subscription's frames go while broadcasts are held.
+    class HoldSink final : public core::FrameSink {
+    public:
+        explicit HoldSink(ChannelInstance& owner) : owner_(owner) {}
+        void deliver(const wire::FramePtr& frame) override;
+        std::vector<wire::FramePtr> frames;
+        size_t bytes = 0;
+
+    private:
+        ChannelInstance& owner_;
+    };
+
     bool valid_payload(const Json& payload, std::string_view what) const;
 
     Connection& conn_;
@@ -58,6 +73,7 @@ private:
     std::string join_ref_;
     std::unique_ptr<Channel> channel_;
     core::Subscription subscription_;
+    std::unique_ptr<HoldSink> hold_;  // set while broadcasts are held
     uint64_t presence_owner_ = 0;  // non-zero while tracked
     const std::string* current_ref_ = nullptr;
     std::shared_ptr<Responder::Target> current_target_;

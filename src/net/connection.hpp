@@ -60,6 +60,7 @@ public:
     ChannelInstance* find_channel(std::string_view topic);
 
     size_t queued_bytes() const { return out_bytes_; }
+    bool closing() const { return close_.has_value(); }
     // when_queued_below: see Socket::when_queued_below; keyed by the channel's join.
     void when_queued_below(const std::string& topic, const std::string& join_ref, size_t bytes,
                            std::function<void(Socket&)> fn);

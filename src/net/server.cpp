@@ -62,7 +62,10 @@ Status Server::Impl::start() {
         if (!storage) return storage.error();
         chat::ChatOptions chat_options{.queue_ttl = options_.queue_ttl,
                                        .send_rate_per_second = options_.send_rate_per_second,
-                                       .send_burst = options_.send_burst};
+                                       .send_burst = options_.send_burst,
+                                       .resume = {.max_events = options_.resume_max_events,
+                                                  .max_age_ms = options_.resume_max_age.count()},
+                                       .replay_page = options_.replay_page};
         chat_ = std::make_unique<chat::ChatService>(
             std::move(*storage), chat_options,
             [this](const std::string& topic, std::string_view event, const Json& payload) {
@@ -195,6 +198,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         return invalid_argument("idle_timeout must be at least 1 s");
     if (options.presence_broadcast_ms.count() < 1)
         return invalid_argument("presence_broadcast_ms must be >= 1");
+    if (options.resume_max_events < 0) return invalid_argument("resume_max_events must be >= 0");
+    if (options.resume_max_age.count() < 0) return invalid_argument("resume_max_age must be >= 0");
+    if (options.replay_page < 1 || options.replay_page > kMaxEventsLimit)
+        return invalid_argument("replay_page must be in 1.." + std::to_string(kMaxEventsLimit));
     if (options.socket_path.empty() || options.socket_path.front() != '/')
         return invalid_argument("socket_path must start with '/'");
     std::shared_ptr<Authenticator> auth = options.authenticator;

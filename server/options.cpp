@@ -118,6 +118,49 @@ const std::vector<Option>& options() {
              c.server.send_rate_per_second = double(n);
              c.server.send_burst = double(n) * 3;
          })},
+        {"--call-ring-timeout-s", "CALL_RING_TIMEOUT_SECONDS", "S",
+         "an unanswered call becomes call:missed after this (default 60)",
+         integer("call-ring-timeout-s", 1, 86400, [](Config& c, int64_t n) {
+             c.server.call_ring_timeout = std::chrono::milliseconds(n * 1000);
+         })},
+        {"--call-grace-s", "CALL_GRACE_SECONDS", "S",
+         "a call party with no webrtc channel for this long ends the call (default 10)",
+         integer("call-grace-s", 0, 3600, [](Config& c, int64_t n) {
+             c.server.call_grace = std::chrono::milliseconds(n * 1000);
+         })},
+        {"--stun-server-url", "STUN_SERVER_URL", "URLS",
+         "STUN URL(s), comma-separated, handed to call clients as ICE servers",
+         [](Config& c, const std::string& v) {
+             c.server.stun_server_url = v;
+             return Status();
+         }},
+        {"--turn-server-url", "TURN_SERVER_URL", "URLS",
+         "TURN URL(s), comma-separated, handed to call clients with the TURN credentials",
+         [](Config& c, const std::string& v) {
+             c.server.turn_server_url = v;
+             return Status();
+         }},
+        {"--turn-username", "TURN_USERNAME", "NAME", "TURN username for call clients",
+         [](Config& c, const std::string& v) {
+             c.server.turn_username = v;
+             return Status();
+         }},
+        {"--turn-credential", "TURN_CREDENTIAL", "SECRET",
+         "TURN credential for call clients (never logged)",
+         [](Config& c, const std::string& v) {
+             c.server.turn_credential = v;
+             return Status();
+         }},
+        {"--huddle-max-participants", "HUDDLE_MAX_PARTICIPANTS", "N",
+         "users in one huddle; the next join is refused with \"huddle full\" (default 50)",
+         integer("huddle-max-participants", 1, 100000, [](Config& c, int64_t n) {
+             c.server.huddle_max_participants = int(n);
+         })},
+        {"--huddle-empty-timeout-s", "HUDDLE_EMPTY_TIMEOUT_SECONDS", "S",
+         "a huddle nobody joins is removed this long after its creation (default 60)",
+         integer("huddle-empty-timeout-s", 1, 86400, [](Config& c, int64_t n) {
+             c.server.huddle_empty_timeout = std::chrono::milliseconds(n * 1000);
+         })},
         {"--allowed-origins", "ALLOWED_ORIGINS", "LIST",
          "comma-separated Origin values allowed to connect; empty = any (default empty)",
          [](Config& c, const std::string& v) {

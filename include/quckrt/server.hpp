@@ -33,6 +33,7 @@
 #include <quckrt/chat.hpp>
 #include <quckrt/json.hpp>
 #include <quckrt/presence.hpp>
+#include <quckrt/push_sink.hpp>
 #include <quckrt/status.hpp>
 
 namespace quckrt {
@@ -123,6 +124,34 @@ struct ServerOptions {
 
     // Built-in channels. `chat:*` (and `user:*` with storage) are on by default.
     bool builtin_chat = true;
+
+    // Built-in calls: `webrtc:{user_id}` carries 1:1 call signaling (docs/calls.md).
+    bool builtin_calls = true;
+    // A ringing call nobody answers becomes `call:missed` after this.
+    std::chrono::milliseconds call_ring_timeout{60000};
+    // A party whose last webrtc channel ends has this long to rejoin before the call ends
+    // (`call:ended` reason "disconnected"): enough for a network switch, short enough that
+    // the other side is not left talking to nobody.
+    std::chrono::milliseconds call_grace{10000};
+    // ICE servers handed to clients (join of webrtc:{id}, call:incoming), each a
+    // comma-separated URL list; "" = none. The credential is never logged.
+    std::string stun_server_url{};
+    std::string turn_server_url{};
+    std::string turn_username{};
+    std::string turn_credential{};
+    // Told about what a user with no device connected should hear (push_sink.hpp).
+    std::shared_ptr<PushSink> push_sink{};
+
+    // Built-in huddles: `huddle:lobby` (huddle:create) and `huddle:{huddle_id}`, one per
+    // conversation (docs/huddles.md). Without storage, also a bare `user:{id}` inbox so
+    // invites reach their invitees.
+    bool builtin_huddles = true;
+    // Users in one huddle; the next join is refused with {"reason":"huddle full","max":N}.
+    // Every event of a huddle reaches every participant, so its cost grows with this.
+    int huddle_max_participants = 50;
+    // A huddle nobody joins within this time after its creation is removed (a POST
+    // /api/huddles or huddle:create without a join must not hold the conversation's slot).
+    std::chrono::milliseconds huddle_empty_timeout{60000};
 
     // Failures that happen off any caller's path (a failed write, a broken invariant) are
     // reported here as well as logged. Called from loop threads; must not block.

@@ -57,7 +57,8 @@ std::vector<std::string> split(std::string_view path) {
 }  // namespace
 
 bool Loop::is_admin_api(std::string_view uri) {
-    return uri == kPrefix || uri.starts_with(std::string(kPrefix) + "/");
+    return uri == kPrefix || uri.starts_with(std::string(kPrefix) + "/") ||
+           uri.starts_with("/api/calls/") || is_huddles_api(uri);
 }
 
 void Loop::answer(uint64_t exchange_id, unsigned status, std::string body) {
@@ -73,6 +74,8 @@ void Loop::answer(uint64_t exchange_id, unsigned status, std::string body) {
 // dispatch_admin: validate, then run the storage work on the writer; the completion posts
 // the response back to this loop.
 void Loop::dispatch_admin(HttpExchange& ex) {
+    if (ex.uri.starts_with("/api/calls/")) return dispatch_calls(ex);
+    if (is_huddles_api(ex.uri)) return dispatch_huddles(ex);
     const uint64_t id = ex.id;
     const std::string& admin = server_.options().admin_token;
     const std::string_view token = std::string_view(ex.authorization).starts_with("Bearer ")

@@ -73,6 +73,11 @@ private:
     // HTTP API exchanges answered later (http_admin.cpp).
     static bool is_admin_api(std::string_view uri);
     void dispatch_admin(HttpExchange& ex);
+    // /api/calls/... (http_calls.cpp), routed from dispatch_admin.
+    void dispatch_calls(HttpExchange& ex);
+    // /api/huddles... (http_huddles.cpp), routed from dispatch_admin.
+    static bool is_huddles_api(std::string_view uri);
+    void dispatch_huddles(HttpExchange& ex);
     void answer(uint64_t exchange_id, unsigned status, std::string body);
     int on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
 

@@ -11,6 +11,8 @@
 #include <quckrt/backends/sqlite.hpp>
 
 #include "channels/chat_channel.hpp"
+#include "calls/call_channel.hpp"
+#include "huddles/huddle_channel.hpp"
 #include "chat/chat_service.hpp"
 #include "net/loop.hpp"
 #include "wire/phoenix_v2.hpp"
@@ -77,6 +79,31 @@ Status Server::Impl::start() {
         router_.add("user:*", chat::make_user_channel_factory(*chat_));
     } else if (options_.builtin_chat) {
         router_.add("chat:*", channels::make_chat_channel_factory());
+    }
+    if (options_.builtin_calls) {
+        storage::StorageQueue* history = chat_ ? &chat_->queue() : nullptr;
+        calls_ = calls::make_server_calls(
+            options_,
+            [this](const std::string& topic, std::string_view event, const Json& payload) {
+                publish(nullptr, topic,
+                        wire::make_text_frame(wire::encode_broadcast(topic, event, payload)),
+                        nullptr);
+            },
+            history);
+        router_.add("webrtc:*", calls::make_call_channel_factory(*calls_, history));
+    }
+    if (options_.builtin_huddles) {
+        storage::StorageQueue* membership = chat_ ? &chat_->queue() : nullptr;
+        huddles_ = huddles::make_server_huddles(
+            options_, [this](const std::string& topic, std::string_view event, const Json& payload) {
+                publish(nullptr, topic,
+                        wire::make_text_frame(wire::encode_broadcast(topic, event, payload)),
+                        nullptr);
+            });
+        router_.add("huddle:lobby", huddles::make_lobby_channel_factory(*huddles_, membership));
+        router_.add("huddle:*", huddles::make_huddle_channel_factory(*huddles_, membership));
+        // Invites go to user:{id}; the ChatService owns that topic when there is storage.
+        if (!chat_) router_.add("user:*", huddles::make_invite_inbox_factory());
     }
 
     int loops = options_.loops > 0 ? options_.loops
@@ -148,6 +175,8 @@ void Server::Impl::tick(int64_t now_ms) {
     // Expired store-and-forward entries: once a minute, bounded work each time.
     constexpr int64_t kPurgeEveryMs = 60'000;
     if (chat_) chat_->tick(chat::unix_ms());
+    if (calls_) calls_->expire();  // ring timeouts and disconnect grace (~1 s granularity)
+    if (huddles_) huddles_->expire();  // huddles nobody joined in time
     if (chat_ && now_ms - last_purge_ms_ >= kPurgeEveryMs) {
         last_purge_ms_ = now_ms;
         chat_->purge(chat::unix_ms());
@@ -202,6 +231,13 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     if (options.resume_max_age.count() < 0) return invalid_argument("resume_max_age must be >= 0");
     if (options.replay_page < 1 || options.replay_page > kMaxEventsLimit)
         return invalid_argument("replay_page must be in 1.." + std::to_string(kMaxEventsLimit));
+    if (options.call_ring_timeout.count() < 1)
+        return invalid_argument("call_ring_timeout must be >= 1 ms");
+    if (options.call_grace.count() < 0) return invalid_argument("call_grace must be >= 0");
+    if (options.huddle_max_participants < 1)
+        return invalid_argument("huddle_max_participants must be >= 1");
+    if (options.huddle_empty_timeout.count() < 1)
+        return invalid_argument("huddle_empty_timeout must be >= 1 ms");
     if (options.socket_path.empty() || options.socket_path.front() != '/')
         return invalid_argument("socket_path must start with '/'");
     std::shared_ptr<Authenticator> auth = options.authenticator;

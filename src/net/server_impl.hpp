@@ -24,6 +24,12 @@ class Loop;
 namespace quckrt::chat {
 class ChatService;
 }
+namespace quckrt::calls {
+class CallManager;
+}
+namespace quckrt::huddles {
+class HuddleManager;
+}
 
 namespace quckrt {
 
@@ -48,6 +54,10 @@ public:
     int port() const { return port_.load(); }
     net::NodePresence& presence() { return presence_; }
     chat::ChatService* chat() { return chat_.get(); }
+    // calls(): the node's calls; null when builtin_calls is off.
+    calls::CallManager* calls() { return calls_.get(); }
+    // huddles(): the node's huddles; null when builtin_huddles is off.
+    huddles::HuddleManager* huddles() { return huddles_.get(); }
     // tick(now): periodic work, from loop 0's sweep (queue TTL purge).
     void tick(int64_t now_ms);
     // flush_presence(origin): broadcast the presence diffs of the last window.
@@ -68,6 +78,8 @@ private:
     net::Router router_;
     net::NodePresence presence_;
     std::unique_ptr<chat::ChatService> chat_;
+    std::unique_ptr<calls::CallManager> calls_;
+    std::unique_ptr<huddles::HuddleManager> huddles_;  // before loops_: outlives every channel
     int64_t last_purge_ms_ = 0;
     std::vector<std::unique_ptr<net::Loop>> loops_;
     std::atomic<int> port_{0};

@@ -77,6 +77,8 @@ log = logging.getLogger("quckrt.client")
 Payload = Dict[str, Any]
 TokenSource = Union[str, Callable[[], Union[str, Awaitable[str]]]]
 EventCallback = Callable[[Any], Any]
+# Join params: a mapping, or a callable returning one (called on every (re)join).
+JoinParams = Union[None, Mapping[str, Any], Callable[[], Optional[Mapping[str, Any]]]]
 T = TypeVar("T")
 
 
@@ -132,9 +134,9 @@ class _Channel:
     __slots__ = ("topic", "params", "join_ref", "state", "error", "changed", "rejoin_task",
                  "response")
 
-    def __init__(self, topic: str, params: Payload) -> None:
+    def __init__(self, topic: str, params: Any) -> None:
         self.topic = topic
-        self.params = params
+        self.params = params  # a dict, or a callable returning one
         self.join_ref: Optional[str] = None
         self.state = "joining"  # joining | joined | errored | closed
         self.error: Optional[Error] = None  # why the channel is over (state closed)
@@ -374,12 +376,15 @@ class AsyncClient:
 
     # ---- channels -----------------------------------------------------------------------
 
-    async def join(self, topic: str, params: Optional[Mapping[str, Any]] = None,
+    async def join(self, topic: str, params: JoinParams = None,
                    timeout: Optional[float] = None) -> Payload:
         """Join ``topic`` and return the server's ok response.
 
         Joining a topic that is already joined joins it again (the server replaces the old
-        channel). The topic is rejoined automatically after reconnects.
+        channel). The topic is rejoined automatically after reconnects. ``params`` may be a
+        callable returning the params: it is called for every (re)join, so
+        ``lambda: {"last_seq": last_seen}`` resumes ``chat:X`` where the client left off
+        (docs/chat.md "Resume").
 
         Raises:
             JoinRefused: the server refused; ``reason`` / ``response`` hold its answer.
@@ -392,7 +397,7 @@ class AsyncClient:
         old = self._channels.get(topic)
         if old is not None:
             self._cancel_rejoin(old)
-        ch = _Channel(topic, dict(params or {}))
+        ch = _Channel(topic, params if callable(params) else dict(params or {}))
         self._channels[topic] = ch
         if old is not None:
             old.error = ChannelError(topic, "rejoined")
@@ -564,7 +569,10 @@ class AsyncClient:
         ch.join_ref = join_ref
         ch.state = "joining"
         fut = self._expect(join_ref, ch.topic)
-        await self._send([join_ref, join_ref, ch.topic, "phx_join", ch.params], join_ref)
+        # Params given as a callable are evaluated on every (re)join, as phoenix.js does:
+        # that is how a rejoin of chat:X sends the current last_seq and resumes.
+        params = dict(ch.params() or {}) if callable(ch.params) else ch.params
+        await self._send([join_ref, join_ref, ch.topic, "phx_join", params], join_ref)
         reply = await self._await_reply(fut, join_ref, timeout, f"join {ch.topic}")
         response = reply.get("response")
         response = response if isinstance(response, dict) else {}
@@ -1005,7 +1013,7 @@ class Client:
         self._runner.run(self._client.connect())
         return self
 
-    def join(self, topic: str, params: Optional[Mapping[str, Any]] = None,
+    def join(self, topic: str, params: JoinParams = None,
              timeout: Optional[float] = None) -> Payload:
         """Join ``topic``; returns the ok response. Raises JoinRefused (with the server's
         ``reason``), Timeout or ConnectionClosed."""

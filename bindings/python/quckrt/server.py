@@ -297,6 +297,16 @@ class Server:
             store-and-forward entries (docs/chat.md).
         queue_ttl_s: how long store-and-forward entries wait for their recipient.
         send_rate: message:send per user per second (burst 3x); 0 = unlimited.
+        resume_max_events, resume_max_age_s: the window a rejoin of ``chat:{id}`` with
+            ``{"last_seq": N}`` replays from (events, seconds; 0 s = no age limit).
+        replay_page: events per page of such a replay (1..500).
+        builtin_calls: serve ``webrtc:{user_id}`` (1:1 calls, docs/calls.md).
+        call_ring_timeout_s: an unanswered call becomes ``call:missed`` after this.
+        call_grace_s: how long a party that lost its connection has to come back.
+        stun_server_url, turn_server_url, turn_username, turn_credential: the ICE servers
+            handed to clients (comma-separated URL lists; the credential is never logged).
+        builtin_huddles: serve ``huddle:lobby`` and ``huddle:{id}`` (docs/huddles.md).
+        huddle_max_participants: users in one huddle; the next join is refused.
         log_level: the C++ library's log level (trace, debug, info, warn, error, off). It is
             process-wide and applied on start().
         on_error: called with an exception for every failure off the caller's path: a
@@ -333,6 +343,18 @@ class Server:
         storage: str = "",
         queue_ttl_s: int = 7 * 24 * 3600,
         send_rate: float = 10,
+        resume_max_events: int = 10000,
+        resume_max_age_s: int = 7 * 24 * 3600,
+        replay_page: int = 200,
+        builtin_calls: bool = True,
+        call_ring_timeout_s: float = 60,
+        call_grace_s: float = 10,
+        stun_server_url: str = "",
+        turn_server_url: str = "",
+        turn_username: str = "",
+        turn_credential: str = "",
+        builtin_huddles: bool = True,
+        huddle_max_participants: int = 50,
         log_level: str = "warn",
         on_error: Optional[Callable[[BaseException], Any]] = None,
     ) -> None:
@@ -362,6 +384,18 @@ class Server:
             storage=storage,
             queue_ttl_s=queue_ttl_s,
             send_rate=send_rate,
+            resume_max_events=resume_max_events,
+            resume_max_age_s=resume_max_age_s,
+            replay_page=replay_page,
+            builtin_calls=builtin_calls,
+            call_ring_timeout_s=call_ring_timeout_s,
+            call_grace_s=call_grace_s,
+            stun_server_url=stun_server_url,
+            turn_server_url=turn_server_url,
+            turn_username=turn_username,
+            turn_credential=turn_credential,
+            builtin_huddles=builtin_huddles,
+            huddle_max_participants=huddle_max_participants,
             log_level=log_level,
             on_error=self._errors.status,
         )

@@ -62,6 +62,20 @@ ClientLoop::~ClientLoop() {
 }
 
 void ClientLoop::start(Connection& c, std::string token, int64_t now) {
+    if (c.fd >= 0) return fail(c, "start: the connection is still open");
+    // A reconnect reuses the slot: nothing of the previous socket may leak into this one.
+    std::string().swap(c.in);
+    std::string().swap(c.fragments);
+    std::string().swap(c.accept);
+    c.out.clear();
+    c.out_off = 0;
+    c.next_ref = kFirstRef;
+    c.heartbeat_ref = 0;
+    c.leave_ref = 0;
+    c.join_sent_ns = 0;
+    c.joined_ns = 0;
+    c.ws_bytes_in = 0;
+    c.ws_payload_bytes_in = 0;
     c.started_ns = now;
     c.deadline_ns = now + limits_.setup_timeout_ns;
     c.token = std::move(token);
@@ -237,7 +251,8 @@ size_t ClientLoop::consume(Connection& c, std::string_view data, int64_t now) {
         c.state = ConnState::joining;
         c.next_heartbeat_ns = now + limits_.heartbeat_interval_ns;
         scratch_.clear();
-        append_join(scratch_, c.topic_name, limits_.join_params);
+        append_join(scratch_, c.topic_name,
+                    c.join_params.empty() ? limits_.join_params : c.join_params);
         send_text(c, scratch_);
         c.join_sent_ns = now;
     }
@@ -252,6 +267,11 @@ size_t ClientLoop::consume(Connection& c, std::string_view data, int64_t now) {
         }
         pos += frame_len;
         ++frames_;
+        c.ws_bytes_in += frame_len;
+        if (frame.opcode == WsOpcode::text || frame.opcode == WsOpcode::binary ||
+            frame.opcode == WsOpcode::continuation) {
+            c.ws_payload_bytes_in += frame.payload.size();
+        }
         on_frame(c, frame, now);
     }
     return pos;
@@ -294,6 +314,8 @@ void ClientLoop::on_text(Connection& c, std::string_view text, int64_t now) {
         const uint64_t ref = parse_ref(f.ref);
         const bool ok = reply_ok(f.payload);
         if (ref == kJoinRef && c.state == ConnState::joining) {
+            handler_.on_join_reply(c, ok, f.payload, now);
+            if (c.fd < 0) return;
             if (!ok) return fail(c, "join refused: " + std::string(f.payload.substr(0, 120)));
             --pending_;
             ++joined_;

@@ -53,6 +53,11 @@ struct Connection {
     int64_t next_heartbeat_ns = 0;
     int64_t deadline_ns = 0;  // setup or close must be over by then
     std::string topic_name;
+    std::string join_params;  // phx_join payload; empty: the loop's LoopLimits::join_params
+    // Received after the upgrade: WebSocket frames with their headers, and the payloads of
+    // data frames (text, binary, continuation) alone.
+    uint64_t ws_bytes_in = 0;
+    uint64_t ws_payload_bytes_in = 0;
     std::string token;   // dropped once the upgrade request is written
     std::string accept;  // expected Sec-WebSocket-Accept while handshaking
     std::string out;     // bytes not yet written
@@ -66,6 +71,10 @@ class ClientHandler {
   public:
     virtual ~ClientHandler() = default;
     virtual void on_joined(Connection& /*c*/, int64_t /*now*/) {}
+    // on_join_reply: the join's phx_reply payload, ok or not, just before on_joined (ok) or
+    // the connection failing (refused), for scenarios that read the join response.
+    virtual void on_join_reply(Connection& /*c*/, bool /*ok*/, std::string_view /*payload*/,
+                               int64_t /*now*/) {}
     // on_reply: a phx_reply to a push or to a phx_leave (not to the join or a heartbeat).
     virtual void on_reply(Connection& /*c*/, uint64_t /*ref*/, bool /*ok*/, int64_t /*now*/) {}
     // on_reply_payload: the same reply's payload, just before on_reply, for scenarios that
@@ -110,7 +119,9 @@ class ClientLoop {
     Connection& conn(size_t i) { return conns_[i]; }
 
     // start(c, token, now): opens c's socket and drives it through upgrade and join of
-    // c.topic_name. Fails c (never the loop) if the socket cannot be opened.
+    // c.topic_name. Fails c (never the loop) if the socket cannot be opened. A connection
+    // that was closed or failed may be started again (a reconnect: same index and user);
+    // its buffers, refs and byte counters start afresh.
     void start(Connection& c, std::string token, int64_t now);
     // send_text(c, text): queues a masked text frame; it leaves at the end of this poll().
     void send_text(Connection& c, std::string_view text);

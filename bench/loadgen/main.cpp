@@ -27,9 +27,11 @@ int main(int argc, char** argv) {
     if (options.scenario == "connect") return run_connect(options);
     if (options.scenario == "presence") return run_presence(options);
     if (options.scenario == "queue-drain") return run_queue_drain(options);
+    if (options.scenario == "replay") return run_replay(options);
+    if (options.scenario == "resume-storm") return run_resume_storm(options);
     std::fprintf(stderr,
                  "quckrt-loadgen: unknown scenario '%s' (fanout, topics, idle, connect, "
-                 "presence, queue-drain)\n",
+                 "presence, queue-drain, replay, resume-storm)\n",
                  options.scenario.c_str());
     return 2;
 }

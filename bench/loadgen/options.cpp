@@ -63,6 +63,20 @@ std::map<std::string, Setter, std::less<>> setters(Options& o) {
         {"admin-token", str(o.admin_token)},
         {"messages", u32(o.messages)},
         {"ack-window", u32(o.ack_window)},
+        {"last-seq", u32(o.last_seq)},
+        {"fetch",
+         [&o](std::string_view v) {
+             o.fetch = v;
+             return v == "resume" || v == "history";
+         }},
+        {"page", [&o](std::string_view v) { return to_uint(v, o.page) && o.page > 0; }},
+        {"live-messages", u32(o.live_messages)},
+        {"repeat", [&o](std::string_view v) { return to_uint(v, o.repeat) && o.repeat > 0; }},
+        {"readers", u32(o.readers)},
+        {"conversations", u32(o.conversations)},
+        {"history-messages", u32(o.history_messages)},
+        {"other-pairs", u32(o.other_pairs)},
+        {"baseline", dbl(o.baseline_s)},
         {"settle", dbl(o.settle_s)},
         {"leave-fraction",
          [&o](std::string_view v) {
@@ -130,7 +144,9 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
         given.emplace(arg);
     }
     if (options.scenario.empty()) {
-        error = "--scenario is required (fanout, topics, idle, connect, presence or queue-drain)";
+        error =
+            "--scenario is required (fanout, topics, idle, connect, presence, queue-drain, "
+            "replay or resume-storm)";
         return false;
     }
     if (options.port == 0) {
@@ -146,6 +162,16 @@ bool parse_options(int argc, char** argv, Options& options, std::string& error) 
     if (options.scenario == "queue-drain") {
         if (!given.contains("topic")) options.topic = "chat:c0";
         if (!given.contains("timeout")) options.timeout_s = 300;
+    }
+    if (options.scenario == "replay") {
+        if (!given.contains("topic")) options.topic = "chat:r0";
+        if (!given.contains("messages")) options.messages = 10000;
+        if (!given.contains("timeout")) options.timeout_s = 300;
+    }
+    if (options.scenario == "resume-storm") {
+        if (!given.contains("messages")) options.messages = 100;
+        if (!given.contains("rate")) options.rate = 500;
+        if (!given.contains("timeout")) options.timeout_s = 120;
     }
     if (options.ack_window == 0) options.ack_window = 1;
     return true;
@@ -212,6 +238,30 @@ common:
                           every message:ack (this many in flight) was answered
   --timeout 300           seconds each phase may take
   Use --create-conversations (or create the conversation beforehand).
+
+--scenario replay         resume replay of a backlog to one client (needs storage)
+  --messages 10000        u0 sends this many message:send into --topic (default chat:r0,
+                          members u0 and u1) with --window (8) in flight while u1 is offline
+  --fetch resume          then u1 joins with {"last_seq": --last-seq (0), "presence":false}
+                          and receives the replay; every seq from_seq..to_seq must arrive
+                          once, in order. --fetch history: u1 joins fresh and pages
+                          history {afterSeq, limit: --page (200)}, one request at a time
+  --live-messages 0       u0 sends this many more once u1's join is answered; they must
+                          follow the replay in order (the seam)
+  --repeat 1              catch-ups in a row, each on a new connection with the same
+                          last_seq (times are medians; server CPU is over all of them)
+  --timeout 300           seconds each phase may take
+
+--scenario resume-storm   reconnect storm (needs storage)
+  --readers 1000          readers u0.. in --conversations (100) chat:storm-<k>, each with
+                          one writer; readers join, see --history-messages (0) per
+                          conversation live, record their last seq and close
+  --messages 100          each writer then sends this many; then all readers reconnect and
+                          join with their last_seq at once (--max-pending in setup)
+  --other-pairs 50        meanwhile pairs on chat:other-<p> (not resuming) send at --rate
+                          (500) message:send/s in total: push->reply and push->message:new
+                          latency over --baseline (3) s before the storm and during it
+  --timeout 120           seconds the storm may take
 
 Output: human-readable lines, then one line "RESULT {json}". Exit status 0 only when every
 connection was set up and none was lost.

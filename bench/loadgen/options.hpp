@@ -8,7 +8,8 @@
 namespace quckrt::bench {
 
 struct Options {
-    std::string scenario;  // fanout | topics | idle | connect | presence | queue-drain
+    std::string scenario;  // fanout | topics | idle | connect | presence | queue-drain |
+                           // replay | resume-storm
     std::string host = "127.0.0.1";
     int port = 0;
     std::string path = "/socket/websocket";
@@ -41,6 +42,28 @@ struct Options {
     // backlog message:new with --ack-window acks in flight. --timeout bounds each phase.
     uint32_t messages = 20000;
     uint32_t ack_window = 64;
+
+    // replay: u0 sends --messages (default 10000) into --topic (default chat:r0) while u1 is
+    // offline; then u1 joins with {"last_seq": --last-seq} (--fetch resume) or joins fresh
+    // and pages `history` {afterSeq, limit: --page} one request at a time (--fetch history).
+    // --live-messages: u0 sends this many more once u1's join is answered (the seam).
+    uint32_t last_seq = 0;
+    std::string fetch = "resume";  // resume | history
+    uint32_t page = 200;
+    uint32_t live_messages = 0;
+    uint32_t repeat = 1;  // catch-ups in a row (a reconnect with the same last_seq each)
+
+    // resume-storm: --readers (1000) in --conversations (100) chat:storm-<k>, one writer
+    // each. Readers join, see --history-messages per conversation live, close; writers
+    // send --messages (default 100) each; then every reader reconnects with its last_seq
+    // at once (--max-pending handshakes in flight). Meanwhile --other-pairs (50) pairs on
+    // chat:other-<p> send at --rate (default 500) messages/s in total: their latency over
+    // --baseline seconds before the storm and during it.
+    uint32_t readers = 1000;
+    uint32_t conversations = 100;
+    uint32_t history_messages = 0;
+    uint32_t other_pairs = 50;
+    double baseline_s = 3;
 
     // idle / connect / presence
     uint32_t connections = 10000;   // idle; presence defaults to 5000

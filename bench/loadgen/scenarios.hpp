@@ -19,5 +19,11 @@ int run_presence(const Options& options);
 // queue-drain: one member sends N messages while the other is offline; then the other
 // joins user:{id} and drains and acks the backlog.
 int run_queue_drain(const Options& options);
+// replay: one member sends N messages while the other is offline; then the other joins
+// chat:X with last_seq and receives the replay (or pages history, for comparison).
+int run_replay(const Options& options);
+// resume-storm: readers in many conversations miss messages, then all reconnect and resume
+// at once while other clients keep sending; their latency during the storm.
+int run_resume_storm(const Options& options);
 
 }  // namespace quckrt::bench

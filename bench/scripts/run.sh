@@ -23,26 +23,36 @@
 #                  message:send in flight; ok replies (= committed) per second
 #   queue-drain    u0 sends 20000 messages to chat:c0 while u1 is offline, then u1 joins
 #                  user:u1 and drains and acks the backlog; messages/s and acks/s
+# and two for resume (issue 8; storage as above, --resume-max-events 20000):
+#   replay-10k     u0 sends 10000 messages to chat:r0 while u1 is offline, then u1 joins
+#                  with last_seq 0 and receives the replay; time, bytes, every seq once in
+#                  order (add --fetch history for the naive history-paging catch-up)
+#   resume-storm   1000 readers in 100 conversations each miss 100 messages, then all
+#                  reconnect and resume at once while 50 other pairs send 500 messages/s;
+#                  storm completion, join latency, the other clients' latency
 # Extra flags are appended after the preset's, so they override it.
 #
 # Environment:
-#   QUCKRT_SERVER       server binary (default build/release/server/quckrt-server)
+#   QUCKRT_BUILD_DIR    build tree holding server/quckrt-server and bench/quckrt-loadgen
+#                       (default build/release)
+#   QUCKRT_SERVER       server binary (default $QUCKRT_BUILD_DIR/server/quckrt-server)
 #   QUCKRT_LOADGEN      loadgen binary (default: next to the server, under bench/)
 #   QUCKRT_SERVER_ARGS  extra server flags (the storage presets add theirs before these)
 #   QUCKRT_SERVER_CPU / QUCKRT_LOADGEN_CPU   CPUs to pin to (default 0 and 1)
 #   QUCKRT_LOADGEN_TIMEOUT  seconds before the loadgen is interrupted (default 170; 900
-#                       for presence runs)
+#                       for presence and queue-drain runs, 600 for the resume ones)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-server=${QUCKRT_SERVER:-$root/build/release/server/quckrt-server}
+build_dir=${QUCKRT_BUILD_DIR:-$root/build/release}
+server=${QUCKRT_SERVER:-$build_dir/server/quckrt-server}
 loadgen=${QUCKRT_LOADGEN:-$(dirname "$(dirname "$server")")/bench/quckrt-loadgen}
 server_cpu=${QUCKRT_SERVER_CPU:-0}
 loadgen_cpu=${QUCKRT_LOADGEN_CPU:-1}
 secret=bench-secret
 
 if [[ $# -lt 1 ]]; then
-    sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 preset=$1
@@ -75,6 +85,15 @@ case $preset in
                          --ack-window 64 --create-conversations --admin-token bench-admin)
                    server_args=("${storage_args[@]}")
                    loadgen_timeout=900 ;;
+    replay-10k)    args=(--scenario replay --topic chat:r0 --messages 10000 --window 16 --repeat 5
+                         --create-conversations --admin-token bench-admin)
+                   server_args=("${storage_args[@]}" --resume-max-events 20000)
+                   loadgen_timeout=600 ;;
+    resume-storm)  args=(--scenario resume-storm --readers 1000 --conversations 100
+                         --messages 100 --window 8 --other-pairs 50 --rate 500 --baseline 3
+                         --max-pending 1000 --create-conversations --admin-token bench-admin)
+                   server_args=("${storage_args[@]}" --resume-max-events 20000)
+                   loadgen_timeout=600 ;;
     fanout|topics|idle|connect) args=(--scenario "$preset") ;;
     *) echo "run.sh: unknown scenario '$preset'" >&2; exit 2 ;;
 esac

@@ -4,8 +4,8 @@
 # Runs every preset of run.sh (the rows of the targets table in docs/design.md) one after
 # the other, each with a fresh server, and prints one summary line per preset. Full logs go
 # to OUTDIR (default: a new directory under /tmp); the RESULT lines are collected in
-# OUTDIR/results.jsonl. Takes about two minutes plus the presence-churn run (minutes while
-# the join storm is slow; see bench/README.md). Environment as for run.sh.
+# OUTDIR/results.jsonl. Takes about two and a half minutes plus the presence-churn run
+# (minutes while the join storm is slow; see bench/README.md). Environment as for run.sh.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,7 +13,7 @@ outdir=${1:-$(mktemp -d /tmp/quckrt-bench.XXXXXX)}
 mkdir -p "$outdir"
 : >"$outdir/results.jsonl"
 presets=(fanout-heavy fanout-light topics-max conversations idle-10k connect-1000 presence-churn
-    durable-sends queue-drain)
+    durable-sends queue-drain replay-10k resume-storm)
 
 failed=0
 for preset in "${presets[@]}"; do
@@ -31,7 +31,10 @@ for preset in "${presets[@]}"; do
     pattern='^(deliveries/s|latency|push to reply|server|join time|connect to join|also|loadgen'
     pattern+='|join storm|leave storm|  presence frames|  server|  loadgen'
     pattern+='|acknowledged|send phase|send to ok reply|drain phase|backlog|acks|ack to reply)'
-    summary=$(grep -E "$pattern[: ]|^\[setup\] server" "$log" | grep -v '^server pid' |
+    # replay-10k and resume-storm
+    resume='^([0-9]+ catch-up|replay:|history:|bytes from|check|storm:|  reader |  storm start'
+    resume+='|  check:|other clients|  baseline|  storm \(|  after|    push)'
+    summary=$(grep -E "$pattern[: ]|^\[setup\] server|$resume" "$log" | grep -v '^server pid' |
         sed 's/^/    /')
     printf '%-14s %s\n%s\n' "$preset" "$status" "$summary"
 done

@@ -132,13 +132,39 @@ Outcome CallRegistry::initiate(const std::string& caller, const std::string& cal
     return out;
 }
 
+Call* CallRegistry::party_call(const std::string& user, const std::string& call_id,
+                               const char*& refused) {
+    Call* call = call_id.empty() ? nullptr : lookup(call_id);
+    if (call_id.empty()) {
+        refused = reason::kCallIdRequired;
+    } else if (!call) {
+        refused = reason::kNotFound;
+    } else if (!call->has(user)) {
+        refused = reason::kNotAParty;
+        call = nullptr;
+    }
+    return call;
+}
+
+Call* CallRegistry::ringing_for_callee(const std::string& user, const std::string& call_id,
+                                       const char*& refused) {
+    Call* call = party_call(user, call_id, refused);
+    if (!call) return nullptr;
+    if (call->callee.user_id != user) {
+        refused = reason::kNotCallee;
+        return nullptr;
+    }
+    if (call->status != CallStatus::ringing) {
+        refused = reason::kNotRinging;
+        return nullptr;
+    }
+    return call;
+}
+
 Outcome CallRegistry::answer(const std::string& user, const std::string& call_id, int64_t now_ms) {
-    if (call_id.empty()) return refuse(reason::kCallIdRequired);
-    Call* call = lookup(call_id);
-    if (!call) return refuse(reason::kNotFound);
-    if (!call->has(user)) return refuse(reason::kNotAParty);
-    if (call->callee.user_id != user) return refuse(reason::kNotCallee);
-    if (call->status != CallStatus::ringing) return refuse(reason::kNotRinging);
+    const char* refused = nullptr;
+    Call* call = ringing_for_callee(user, call_id, refused);
+    if (!call) return refuse(refused);
 
     call->status = CallStatus::active;
     call->answered_at = now_ms;
@@ -157,12 +183,9 @@ Outcome CallRegistry::answer(const std::string& user, const std::string& call_id
 }
 
 Outcome CallRegistry::reject(const std::string& user, const std::string& call_id, int64_t now_ms) {
-    if (call_id.empty()) return refuse(reason::kCallIdRequired);
-    Call* call = lookup(call_id);
-    if (!call) return refuse(reason::kNotFound);
-    if (!call->has(user)) return refuse(reason::kNotAParty);
-    if (call->callee.user_id != user) return refuse(reason::kNotCallee);
-    if (call->status != CallStatus::ringing) return refuse(reason::kNotRinging);
+    const char* refused = nullptr;
+    Call* call = ringing_for_callee(user, call_id, refused);
+    if (!call) return refuse(refused);
 
     Outcome out;
     Json rejected = Json::object({{"callId", call->id}, {"rejectedBy", user}});
@@ -174,10 +197,9 @@ Outcome CallRegistry::reject(const std::string& user, const std::string& call_id
 }
 
 Outcome CallRegistry::end(const std::string& user, const std::string& call_id, int64_t now_ms) {
-    if (call_id.empty()) return refuse(reason::kCallIdRequired);
-    Call* call = lookup(call_id);
-    if (!call) return refuse(reason::kNotFound);
-    if (!call->has(user)) return refuse(reason::kNotAParty);
+    const char* refused = nullptr;
+    Call* call = party_call(user, call_id, refused);
+    if (!call) return refuse(refused);
     if (call->status == CallStatus::ringing && call->callee.user_id == user)
         return reject(user, call_id, now_ms);
 
@@ -197,10 +219,9 @@ Outcome CallRegistry::end(const std::string& user, const std::string& call_id, i
 
 Outcome CallRegistry::relay(const std::string& user, const std::string& call_id,
                             const std::string& event, const Json& payload) {
-    if (call_id.empty()) return refuse(reason::kCallIdRequired);
-    const Call* call = lookup(call_id);
-    if (!call) return refuse(reason::kNotFound);
-    if (!call->has(user)) return refuse(reason::kNotAParty);
+    const char* refused = nullptr;
+    const Call* call = party_call(user, call_id, refused);
+    if (!call) return refuse(refused);
     if (!payload.is_object()) return refuse(reason::kInvalidPayload);
     // The client's object as it came (sdp, candidate and anything else unchanged), with the
     // call id and the authenticated sender set by the server.
@@ -214,10 +235,9 @@ Outcome CallRegistry::relay(const std::string& user, const std::string& call_id,
 
 Outcome CallRegistry::toggle(const std::string& user, const std::string& call_id,
                              const std::string& event, const Json& payload) {
-    if (call_id.empty()) return refuse(reason::kCallIdRequired);
-    Call* call = lookup(call_id);
-    if (!call) return refuse(reason::kNotFound);
-    if (!call->has(user)) return refuse(reason::kNotAParty);
+    const char* refused = nullptr;
+    Call* call = party_call(user, call_id, refused);
+    if (!call) return refuse(refused);
     const Json* enabled = payload.is_object() ? payload.find("enabled") : nullptr;
     if (!enabled || !enabled->is_bool())
         return refuse(reason::kInvalidPayload,

@@ -149,6 +149,12 @@ private:
     // finish: remove the call, with its record update and the events saying how it ended.
     Effects finish(const std::string& call_id, const std::string& outcome, int64_t now_ms);
     Call* lookup(const std::string& call_id);
+    // party_call: the call `user` is a party of, or null with the refusal reason set
+    // (callId required, not found, not a party). ringing_for_callee additionally requires
+    // that user is the callee of a call still ringing (answer and reject).
+    Call* party_call(const std::string& user, const std::string& call_id, const char*& refused);
+    Call* ringing_for_callee(const std::string& user, const std::string& call_id,
+                             const char*& refused);
     static CallRecord record_of(const Call& call, const std::string& outcome);
 
     CallConfig config_;

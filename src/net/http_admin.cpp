@@ -89,9 +89,8 @@ void Loop::dispatch_admin(HttpExchange& ex) {
 
     Json body = Json::object();
     if (ex.method == "POST") {
-        auto parsed = Json::parse(ex.body.empty() ? "{}" : ex.body);
-        if (!parsed || !parsed->is_object())
-            return answer(id, 400, error_body("BAD_REQUEST", "body must be a JSON object"));
+        auto parsed = json_object_body(ex.body);
+        if (!parsed) return answer(id, 400, error_body("BAD_REQUEST", "body must be a JSON object"));
         body = std::move(*parsed);
     }
     std::vector<std::string> parts = split(ex.uri);  // "api", "conversations", ...

@@ -61,8 +61,8 @@ void Loop::dispatch_calls(HttpExchange& ex) {
         return answer(id, 200, described->dump());
     }
     if (action == "invite" && ex.method == "POST") {
-        auto body = Json::parse(ex.body.empty() ? "{}" : ex.body);
-        if (!body || !body->is_object())
+        auto body = json_object_body(ex.body);
+        if (!body)
             return answer(id, 400, error_body("BAD_REQUEST", "body must be a JSON object"));
         const Json* user = body->find("userId");
         if (user && !user->is_string())

@@ -60,9 +60,8 @@ void Loop::dispatch_huddles(HttpExchange& ex) {
     if (ex.body_too_large) return answer(id, 413, error_body("TOO_LARGE", "body over 64 KiB"));
     Json body = Json::object();
     if (ex.method == "POST") {
-        auto parsed = Json::parse(ex.body.empty() ? "{}" : ex.body);
-        if (!parsed || !parsed->is_object())
-            return answer(id, 400, error_body("BAD_REQUEST", "body must be a JSON object"));
+        auto parsed = json_object_body(ex.body);
+        if (!parsed) return answer(id, 400, error_body("BAD_REQUEST", "body must be a JSON object"));
         body = std::move(*parsed);
     }
 

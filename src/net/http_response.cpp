@@ -33,4 +33,10 @@ std::string error_body(std::string_view code, std::string_view message) {
     return Json::object({{"error", Json::object({{"code", code}, {"message", message}})}}).dump();
 }
 
+std::optional<Json> json_object_body(std::string_view body) {
+    auto parsed = Json::parse(body.empty() ? std::string_view("{}") : body);
+    if (!parsed || !parsed->is_object()) return std::nullopt;
+    return std::move(*parsed);
+}
+
 }  // namespace quckrt::net

@@ -161,6 +161,12 @@ const std::vector<Option>& options() {
          integer("huddle-empty-timeout-s", 1, 86400, [](Config& c, int64_t n) {
              c.server.huddle_empty_timeout = std::chrono::milliseconds(n * 1000);
          })},
+        {"--huddle-grace-s", "HUDDLE_GRACE_SECONDS", "S",
+         "a huddle participant whose connection drops stays, reconnecting, this long "
+         "(default 10; 0 = leaves at once)",
+         integer("huddle-grace-s", 0, 3600, [](Config& c, int64_t n) {
+             c.server.huddle_grace = std::chrono::milliseconds(n * 1000);
+         })},
         {"--allowed-origins", "ALLOWED_ORIGINS", "LIST",
          "comma-separated Origin values allowed to connect; empty = any (default empty)",
          [](Config& c, const std::string& v) {

@@ -217,7 +217,7 @@ void bind_server(py::module_& m) {
                          int64_t drain_timeout_ms, int64_t presence_broadcast_ms,
                          std::string admin_token, std::vector<std::string> allowed_origins,
                          std::string socket_path, bool builtin_chat, std::string storage,
-                         int64_t queue_ttl_s, double send_rate, int64_t resume_max_events, int64_t resume_max_age_s, size_t replay_page, bool builtin_calls, double call_ring_timeout_s, double call_grace_s, std::string stun_server_url, std::string turn_server_url, std::string turn_username, std::string turn_credential, bool builtin_huddles, int huddle_max_participants,
+                         int64_t queue_ttl_s, double send_rate, int64_t resume_max_events, int64_t resume_max_age_s, size_t replay_page, bool builtin_calls, double call_ring_timeout_s, double call_grace_s, std::string stun_server_url, std::string turn_server_url, std::string turn_username, std::string turn_credential, bool builtin_huddles, int huddle_max_participants, double huddle_grace_s,
                          std::string log_level, py::object on_error) {
                  ServerOptions o;
                  o.host = std::move(host);
@@ -252,6 +252,7 @@ void bind_server(py::module_& m) {
                  o.turn_credential = std::move(turn_credential);
                  o.builtin_huddles = builtin_huddles;
                  o.huddle_max_participants = huddle_max_participants;
+                 o.huddle_grace = std::chrono::milliseconds(static_cast<int64_t>(huddle_grace_s * 1000));
                  return std::make_unique<PyServer>(std::move(o), std::move(log_level),
                                                    std::move(on_error));
              }),
@@ -261,7 +262,7 @@ void bind_server(py::module_& m) {
              py::arg("idle_timeout_ms"), py::arg("drain_timeout_ms"),
              py::arg("presence_broadcast_ms"), py::arg("admin_token"), py::arg("allowed_origins"),
              py::arg("socket_path"), py::arg("builtin_chat"), py::arg("storage"),
-             py::arg("queue_ttl_s"), py::arg("send_rate"), py::arg("resume_max_events"), py::arg("resume_max_age_s"), py::arg("replay_page"), py::arg("builtin_calls"), py::arg("call_ring_timeout_s"), py::arg("call_grace_s"), py::arg("stun_server_url"), py::arg("turn_server_url"), py::arg("turn_username"), py::arg("turn_credential"), py::arg("builtin_huddles"), py::arg("huddle_max_participants"),
+             py::arg("queue_ttl_s"), py::arg("send_rate"), py::arg("resume_max_events"), py::arg("resume_max_age_s"), py::arg("replay_page"), py::arg("builtin_calls"), py::arg("call_ring_timeout_s"), py::arg("call_grace_s"), py::arg("stun_server_url"), py::arg("turn_server_url"), py::arg("turn_username"), py::arg("turn_credential"), py::arg("builtin_huddles"), py::arg("huddle_max_participants"), py::arg("huddle_grace_s"),
              py::arg("log_level"),
              py::arg("on_error"))
         .def("add_channel", &PyServer::add_channel, py::arg("pattern"), py::arg("factory"))

@@ -152,6 +152,11 @@ struct ServerOptions {
     // A huddle nobody joins within this time after its creation is removed (a POST
     // /api/huddles or huddle:create without a join must not hold the conversation's slot).
     std::chrono::milliseconds huddle_empty_timeout{60000};
+    // A participant whose last huddle channel ends because the connection closed (not a
+    // leave) stays in the huddle, `connected: false`, this long: their place, media state
+    // and raised hand are kept and the huddle lives on, so a phoenix.js reconnect rejoins
+    // the same huddle. Then they leave (reason "disconnected"). 0 = leave at once.
+    std::chrono::milliseconds huddle_grace{10000};
 
     // Failures that happen off any caller's path (a failed write, a broken invariant) are
     // reported here as well as logged. Called from loop threads; must not block.

@@ -102,7 +102,17 @@ class HuddleChannel final : public Channel {
         socket.track_presence(Json::object({{"device", socket.connect_info().device}}));
     }
 
-    void terminate(TerminateReason, Socket&) override { release(); }
+    // A closed connection and a duplicate join count as a disconnect (the user keeps their
+    // place for the grace): the client did not choose to go. phoenix.js reconnects and
+    // rejoins by itself (network loss, idle timeout, token expiry; also a crashed handler,
+    // after whose phx_error phoenix.js rejoins), and a duplicate join is phoenix.js
+    // rejoining on the same socket (after a join timeout): the old channel ends just
+    // before the new one joins, which must restore the user, not find the huddle gone.
+    // phx_leave and huddle:leave (Reply::stop) are the user's choice, and at shutdown
+    // nobody can come back to this node: those leave at once.
+    void terminate(TerminateReason why, Socket&) override {
+        release(why == TerminateReason::closed || why == TerminateReason::duplicate_join);
+    }
 
     Reply handle_in(const InMessage& m, Socket& socket) override {
         if (m.is_binary) return Reply::error("binary payloads are not supported on huddle topics");
@@ -147,7 +157,9 @@ class HuddleChannel final : public Channel {
         return to_reply(huddles_.change(huddle_, user_, conn_, MediaChange{kind, set}));
     }
 
-    void release() {
+    // release(disconnected): give the place back, once. The destructor's call (a join that
+    // never completed on the loop) is a plain leave: that client never saw the huddle.
+    void release(bool disconnected = false) {
         bool admitted = false;
         {
             std::lock_guard lock(seat_->mu);
@@ -155,7 +167,11 @@ class HuddleChannel final : public Channel {
             admitted = seat_->admitted;
             seat_->admitted = false;
         }
-        if (admitted) huddles_.leave(huddle_, user_, conn_);
+        if (!admitted) return;
+        if (disconnected)
+            huddles_.disconnect(huddle_, user_, conn_);
+        else
+            huddles_.leave(huddle_, user_, conn_);
     }
 
     HuddleManager& huddles_;
@@ -289,11 +305,12 @@ std::unique_ptr<HuddleManager> make_server_huddles(const ServerOptions& options,
     HuddleConfig config{
         .max_participants = static_cast<size_t>(options.huddle_max_participants),
         .empty_timeout_ms = options.huddle_empty_timeout.count(),
+        .grace_ms = options.huddle_grace.count(),
         .rate_per_second = options.send_rate_per_second,
         .rate_burst = options.send_burst,
     };
-    spdlog::info("event=huddles max_participants={} empty_timeout_ms={}", config.max_participants,
-                 config.empty_timeout_ms);
+    spdlog::info("event=huddles max_participants={} empty_timeout_ms={} grace_ms={}",
+                 config.max_participants, config.empty_timeout_ms, config.grace_ms);
     return std::make_unique<HuddleManager>(config, kClock, std::move(publish));
 }
 

@@ -22,8 +22,8 @@
 
 namespace quckrt::huddles {
 
-// make_server_huddles(options, publish): the HuddleManager of a Server (cap and empty
-// timeout from options, the system clock).
+// make_server_huddles(options, publish): the HuddleManager of a Server (cap, empty timeout
+// and reconnect grace from options, the system clock).
 std::unique_ptr<HuddleManager> make_server_huddles(const ServerOptions& options, Publisher publish);
 
 // Channel factories. `membership` null = no storage (no membership checks).

@@ -52,6 +52,13 @@ void HuddleManager::leave(const std::string& huddle_id, const std::string& user,
     publish(registry_.leave(huddle_id, user, conn).effects);
 }
 
+void HuddleManager::disconnect(const std::string& huddle_id, const std::string& user,
+                               uint64_t conn) {
+    const int64_t now = clock_.now_ms();
+    std::lock_guard lock(mu_);
+    publish(registry_.disconnect(huddle_id, user, conn, now).effects);
+}
+
 Outcome HuddleManager::change(const std::string& huddle_id, const std::string& user, uint64_t conn,
                               MediaChange change) {
     std::lock_guard lock(mu_);

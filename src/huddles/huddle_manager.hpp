@@ -44,7 +44,11 @@ class HuddleManager {
     // the events go out (see the banner).
     Outcome join(const std::string& huddle_id, const std::string& user, uint64_t conn, bool audio,
                  bool video, const std::function<void(const Outcome&)>& admitted = {});
+    // leave: the connection went on purpose (HuddleRegistry::leave). disconnect: its
+    // transport closed, so the user's last connection going starts their grace
+    // (HuddleRegistry::disconnect, at the clock's now).
     void leave(const std::string& huddle_id, const std::string& user, uint64_t conn);
+    void disconnect(const std::string& huddle_id, const std::string& user, uint64_t conn);
     Outcome change(const std::string& huddle_id, const std::string& user, uint64_t conn,
                    MediaChange change);
     // message / invite by a user spend a token of that user's rate limit (refused with
@@ -54,7 +58,8 @@ class HuddleManager {
                     const std::string& content);
     Outcome invite(const std::string& huddle_id, const std::string& actor,
                    const std::vector<std::string>& user_ids);
-    // expire(): remove huddles nobody joined in time (loop 0's tick).
+    // expire(): remove reconnecting participants whose grace ran out and huddles nobody
+    // joined in time (the server's tick, about once a second).
     void expire();
 
     // describe(huddle_id): the wire view; nullopt when unknown.

@@ -5,6 +5,11 @@
 namespace quckrt::huddles {
 namespace {
 
+// huddle:participant:left `reason`: went on purpose, or lost the connection and did not come
+// back within the grace.
+constexpr const char* kLeft = "left";
+constexpr const char* kDisconnected = "disconnected";
+
 Outcome refuse(const char* why, Json detail = Json()) {
     Outcome out;
     out.refused = why;
@@ -34,7 +39,8 @@ Json participant_json(const Participant& p, const Huddle& h) {
                          {"screen", h.sharing(p.user_id)},
                          {"handRaised", p.hand_raised},
                          {"joinedAt", p.joined_at},
-                         {"devices", p.connections.size()}});
+                         {"devices", p.connections.size()},
+                         {"connected", p.connected()}});
 }
 
 const Participant* Huddle::participant(std::string_view user) const {
@@ -112,9 +118,14 @@ Outcome HuddleRegistry::join(const std::string& huddle_id, const std::string& us
     if (!h) return refuse(reason::kNotFound);
     Outcome out;
     if (Participant* p = h->participant(user)) {
-        // Another device of someone already in: one participant, no announcement.
+        // Another device of someone already in: one participant, no announcement. A
+        // reconnecting user is back: same participant and state, and the others, who saw
+        // connected:false, see connected:true (not a leave and a join).
+        const bool restored = !p->connected();
         if (std::find(p->connections.begin(), p->connections.end(), conn) == p->connections.end())
             p->connections.push_back(conn);
+        p->grace_until.reset();
+        if (restored) out.effects.push_back(updated(*h, *p));
         out.reply = describe(*h);
         return out;
     }
@@ -139,6 +150,19 @@ Outcome HuddleRegistry::join(const std::string& huddle_id, const std::string& us
 
 Outcome HuddleRegistry::leave(const std::string& huddle_id, const std::string& user,
                               uint64_t conn) {
+    return depart(huddle_id, user, conn, std::nullopt, kLeft);
+}
+
+Outcome HuddleRegistry::disconnect(const std::string& huddle_id, const std::string& user,
+                                   uint64_t conn, int64_t now_ms) {
+    std::optional<int64_t> grace_until;
+    if (config_.grace_ms > 0) grace_until = now_ms + config_.grace_ms;
+    return depart(huddle_id, user, conn, grace_until, kDisconnected);
+}
+
+Outcome HuddleRegistry::depart(const std::string& huddle_id, const std::string& user,
+                               uint64_t conn, std::optional<int64_t> grace_until,
+                               const char* why) {
     Outcome out;
     Huddle* h = find_mut(huddle_id);
     if (!h) return out;
@@ -147,6 +171,9 @@ Outcome HuddleRegistry::leave(const std::string& huddle_id, const std::string& u
     auto it = std::find(p->connections.begin(), p->connections.end(), conn);
     if (it == p->connections.end()) return out;
     p->connections.erase(it);
+    // The lock goes with its connection even into the grace: the screen stream died with the
+    // connection, and holding the lock would block everyone else's share for the whole
+    // grace for a stream nobody can see; the user re-shares after reconnecting.
     const bool freed_screen = h->screen && h->screen->second == conn;
     if (freed_screen) h->screen.reset();
     if (!p->connections.empty()) {
@@ -155,14 +182,27 @@ Outcome HuddleRegistry::leave(const std::string& huddle_id, const std::string& u
         return out;
     }
     if (h->screen && h->screen->first == user) h->screen.reset();  // defensive: lock of a gone user
-    h->participants.erase(h->participants.begin() + (p - h->participants.data()));
-    out.effects.push_back({topic(h->id), "huddle:participant:left",
-                           Json::object({{"huddleId", h->id},
-                                         {"userId", user},
-                                         {"participantCount", h->participants.size()},
-                                         {"screenSharer", sharer_json(*h)}})});
-    if (h->participants.empty()) remove(h->id, "empty", out.effects);
+    if (grace_until) {
+        // One event carries both changes (connected:false, and the screen freed if it was).
+        p->grace_until = grace_until;
+        out.effects.push_back(updated(*h, *p));
+        return out;
+    }
+    drop(*h, static_cast<size_t>(p - h->participants.data()), why, out.effects);
     return out;
+}
+
+void HuddleRegistry::drop(Huddle& h, size_t index, const char* why,
+                          std::vector<Effect>& effects) {
+    const std::string user = h.participants[index].user_id;
+    h.participants.erase(h.participants.begin() + static_cast<std::ptrdiff_t>(index));
+    effects.push_back({topic(h.id), "huddle:participant:left",
+                       Json::object({{"huddleId", h.id},
+                                     {"userId", user},
+                                     {"participantCount", h.participants.size()},
+                                     {"screenSharer", sharer_json(h)},
+                                     {"reason", why}})});
+    if (h.participants.empty()) remove(h.id, "empty", effects);
 }
 
 Outcome HuddleRegistry::change(const std::string& huddle_id, const std::string& user, uint64_t conn,
@@ -269,10 +309,31 @@ Outcome HuddleRegistry::invite(const std::string& huddle_id, const std::string& 
 std::vector<Effect> HuddleRegistry::expire(int64_t now_ms) {
     std::vector<Effect> effects;
     std::vector<std::string> stale;
-    for (const auto& [id, h] : huddles_)
+    std::vector<std::string> lapsed;  // huddles with a grace that ran out
+    for (const auto& [id, h] : huddles_) {
         if (h.participants.empty() && now_ms - h.created_at >= config_.empty_timeout_ms)
             stale.push_back(id);
+        for (const Participant& p : h.participants)
+            if (p.grace_until && now_ms >= *p.grace_until) {
+                lapsed.push_back(id);
+                break;
+            }
+    }
     for (const std::string& id : stale) remove(id, "expired", effects);
+    for (const std::string& id : lapsed) {
+        // In join order; drop() may remove the huddle with its last participant, so look
+        // it up again after each one.
+        for (;;) {
+            Huddle* h = find_mut(id);
+            if (!h) break;
+            auto it = std::find_if(h->participants.begin(), h->participants.end(),
+                                   [&](const Participant& p) {
+                                       return p.grace_until && now_ms >= *p.grace_until;
+                                   });
+            if (it == h->participants.end()) break;
+            drop(*h, static_cast<size_t>(it - h->participants.begin()), kDisconnected, effects);
+        }
+    }
     return effects;
 }
 

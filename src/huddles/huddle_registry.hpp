@@ -14,6 +14,17 @@
 // screen-share lock belongs to one connection: it frees when that connection stops sharing
 // or goes, even if the user stays on another device.
 //
+// Reconnect grace (a participant, like a call party in calls/call_state.hpp):
+//
+//   connected ──last connection leave()s──────────────────────────────► gone (left)
+//       │  ▲
+//       │  └── join of the same user before expire() removed them (restored, state kept)
+//       └── last connection disconnect()s (transport closed) ──► reconnecting
+//              └── grace_ms passed (expire) ──────────────────────► gone (disconnected)
+//
+// A reconnecting participant keeps their place (cap), audio/video/hand, and keeps the
+// huddle alive; their screen lock went with the connection that held it.
+//
 // Event names, payload shapes and refusal reasons are listed in docs/huddles.md.
 #pragma once
 
@@ -47,6 +58,9 @@ struct HuddleConfig {
     int64_t empty_timeout_ms = 60'000;  // a huddle nobody joins is removed after this
     size_t max_message_bytes = 4096;    // huddle:message content
     size_t max_invitees = 100;          // user ids in one invite
+    // A participant whose last connection disconnect()s stays, reconnecting, this long
+    // (a network switch, phoenix.js rejoining); 0 = they leave at once, like a leave().
+    int64_t grace_ms = 10'000;
     // huddle:message and invites per user (token bucket, HuddleManager); 0 = unlimited.
     double rate_per_second = 10;
     double rate_burst = 30;
@@ -59,6 +73,11 @@ struct Participant {
     bool hand_raised = false;
     int64_t joined_at = 0;
     std::vector<uint64_t> connections;  // devices in the huddle, in join order
+    // Set while reconnecting (no connection left after a disconnect): when expire() removes
+    // them. Empty whenever `connections` is not.
+    std::optional<int64_t> grace_until{};
+
+    bool connected() const { return !connections.empty(); }
 };
 
 struct Huddle {
@@ -111,14 +130,26 @@ class HuddleRegistry {
     Outcome create(const std::string& id, const std::string& conversation_id,
                    const std::string& created_by, int64_t now_ms);
     // join: connection `conn` of `user` enters. A user already in the huddle adds a device
-    // (no event); a new user needs a free place (kFull) and is announced with
-    // huddle:participant:joined. `audio` / `video`: the new participant's initial state.
+    // (no event); a reconnecting one is restored with their state, announced with
+    // huddle:participant:updated (connected: true); a new user needs a free place (kFull)
+    // and is announced with huddle:participant:joined. `audio` / `video`: the new
+    // participant's initial state (ignored for a user already in, reconnecting or not).
+    // A reconnecting user whose grace has run out but whom expire() has not removed yet is
+    // still restored: the grace is at least grace_ms, up to one expire() period more.
     Outcome join(const std::string& huddle_id, const std::string& user, uint64_t conn, bool audio,
                  bool video, int64_t now_ms);
-    // leave: connection `conn` goes. Frees the screen if it held it; the user's last
-    // connection removes the participant; the last participant removes the huddle
-    // (huddle:ended, reason "empty"). Unknown huddle/connection: ok, no effects.
+    // leave: connection `conn` goes on purpose. Frees the screen if it held it; the user's
+    // last connection removes the participant (huddle:participant:left, reason "left"); the
+    // last participant removes the huddle (huddle:ended, reason "empty"). Unknown
+    // huddle/connection: ok, no effects.
     Outcome leave(const std::string& huddle_id, const std::string& user, uint64_t conn);
+    // disconnect: connection `conn` went because its transport closed; the client is
+    // expected back. Like leave, except that the user's last connection going starts their
+    // grace: they stay a participant, reconnecting until now_ms + grace_ms
+    // (huddle:participant:updated, connected: false). With grace_ms 0 they leave at once
+    // (reason "disconnected").
+    Outcome disconnect(const std::string& huddle_id, const std::string& user, uint64_t conn,
+                       int64_t now_ms);
     // change: audio, video, screen (lock) or raised hand of a participant. No event when
     // nothing changed. Screen on from another connection while someone shares:
     // kScreenInUse. Screen off by a user who does not share: ok, nothing changes.
@@ -133,9 +164,11 @@ class HuddleRegistry {
     Outcome invite(const std::string& huddle_id, const std::string& actor,
                    const std::vector<std::string>& user_ids, int64_t now_ms);
 
-    // expire: remove huddles nobody joined within empty_timeout_ms of their creation
-    // (huddle:ended, reason "expired"). A huddle that had participants is removed when the
-    // last one leaves, so "empty" means "never joined".
+    // expire: remove reconnecting participants whose grace has run out
+    // (huddle:participant:left, reason "disconnected"; the huddle ends, reason "empty", when
+    // that was the last one), and huddles nobody joined within empty_timeout_ms of their
+    // creation (huddle:ended, reason "expired"). A huddle that had participants is removed
+    // when the last one goes, so "expired" means "never joined".
     std::vector<Effect> expire(int64_t now_ms);
 
     const Huddle* find(std::string_view huddle_id) const;
@@ -149,6 +182,13 @@ class HuddleRegistry {
 
   private:
     Huddle* find_mut(std::string_view huddle_id);
+    // depart: `conn` of `user` ends; `grace_until` set = start the grace if it was their
+    // last connection, else remove them with `why` ("left" / "disconnected").
+    Outcome depart(const std::string& huddle_id, const std::string& user, uint64_t conn,
+                   std::optional<int64_t> grace_until, const char* why);
+    // drop: remove participant `index` of `h` (huddle:participant:left with `why`); removes
+    // the huddle (reason "empty") when nobody is left. `h` is dangling afterwards if so.
+    void drop(Huddle& h, size_t index, const char* why, std::vector<Effect>& effects);
     void remove(const std::string& huddle_id, const char* why, std::vector<Effect>& effects);
 
     HuddleConfig config_;
@@ -158,7 +198,8 @@ class HuddleRegistry {
 
 // topic(huddle_id): "huddle:{huddle_id}".
 std::string topic(std::string_view huddle_id);
-// participant_json(p, huddle): {userId, audio, video, screen, handRaised, joinedAt, devices}.
+// participant_json(p, huddle): {userId, audio, video, screen, handRaised, joinedAt, devices,
+// connected}.
 Json participant_json(const Participant& p, const Huddle& huddle);
 
 }  // namespace quckrt::huddles

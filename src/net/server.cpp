@@ -176,7 +176,7 @@ void Server::Impl::tick(int64_t now_ms) {
     constexpr int64_t kPurgeEveryMs = 60'000;
     if (chat_) chat_->tick(chat::unix_ms());
     if (calls_) calls_->expire();  // ring timeouts and disconnect grace (~1 s granularity)
-    if (huddles_) huddles_->expire();  // huddles nobody joined in time
+    if (huddles_) huddles_->expire();  // reconnect graces and huddles nobody joined in time
     if (chat_ && now_ms - last_purge_ms_ >= kPurgeEveryMs) {
         last_purge_ms_ = now_ms;
         chat_->purge(chat::unix_ms());
@@ -238,6 +238,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         return invalid_argument("huddle_max_participants must be >= 1");
     if (options.huddle_empty_timeout.count() < 1)
         return invalid_argument("huddle_empty_timeout must be >= 1 ms");
+    if (options.huddle_grace.count() < 0) return invalid_argument("huddle_grace must be >= 0");
     if (options.socket_path.empty() || options.socket_path.front() != '/')
         return invalid_argument("socket_path must start with '/'");
     std::shared_ptr<Authenticator> auth = options.authenticator;

@@ -21,7 +21,7 @@ class HuddleManagerTest : public ::testing::Test {
     std::mutex mu_;
     std::vector<Published> log_;  // guarded by mu_
     int next_id_ = 0;
-    HuddleManager m_{{.max_participants = 50, .empty_timeout_ms = 5000},
+    HuddleManager m_{{.max_participants = 50, .empty_timeout_ms = 5000, .grace_ms = 2000},
                      clock_,
                      [this](const std::string& topic, std::string_view event, const Json& p) {
                          std::lock_guard lock(mu_);
@@ -100,6 +100,42 @@ TEST_F(HuddleManagerTest, LeaveOfTheLastParticipantPublishesTheEnd) {
     EXPECT_EQ(n[n.size() - 3], "huddle:" + id + " huddle:participant:left");
     EXPECT_EQ(n.back(), "chat:c1 huddle:ended");
     EXPECT_EQ(m_.size(), 0u);
+}
+
+TEST_F(HuddleManagerTest, DisconnectGraceRunsOnTheClockFromTheDisconnect) {
+    const std::string id(m_.create("c1", "alice").reply.get_string("id"));
+    const uint64_t conn = m_.next_connection();
+    m_.join(id, "alice", conn, true, false);
+    clock_.advance(500);  // t=1500: the grace runs from the disconnect, not the join
+    m_.disconnect(id, "alice", conn);
+    EXPECT_EQ(names().back(), "huddle:" + id + " huddle:participant:updated");
+    EXPECT_TRUE(m_.is_participant(id, "alice"));
+    clock_.advance(1999);
+    m_.expire();
+    EXPECT_TRUE(m_.describe(id).has_value());
+    clock_.advance(1);  // t=3500
+    m_.expire();
+    EXPECT_FALSE(m_.describe(id).has_value());
+    auto n = names();
+    ASSERT_GE(n.size(), 3u);
+    EXPECT_EQ(n[n.size() - 3], "huddle:" + id + " huddle:participant:left");
+    EXPECT_EQ(n.back(), "chat:c1 huddle:ended");
+}
+
+TEST_F(HuddleManagerTest, ARejoinWithinTheGraceCancelsIt) {
+    const std::string id(m_.create("c1", "alice").reply.get_string("id"));
+    const uint64_t first = m_.next_connection();
+    m_.join(id, "alice", first, true, false);
+    m_.disconnect(id, "alice", first);
+    clock_.advance(1999);
+    Outcome back = m_.join(id, "alice", m_.next_connection(), true, false);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(names().back(), "huddle:" + id + " huddle:participant:updated");
+    const size_t before = names().size();
+    clock_.advance(60'000);
+    m_.expire();
+    EXPECT_TRUE(m_.describe(id).has_value());
+    EXPECT_EQ(names().size(), before);  // nothing left, nothing ended
 }
 
 TEST(HuddleManagerRateTest, MessagesAndInvitesArePerUserRateLimited) {

@@ -7,12 +7,14 @@ namespace quckrt::huddles {
 namespace {
 
 constexpr int64_t kEmpty = 60'000;
+constexpr int64_t kGrace = 10'000;
 
-HuddleConfig config(size_t max = 3) {
+HuddleConfig config(size_t max = 3, int64_t grace_ms = kGrace) {
     return {.max_participants = max,
             .empty_timeout_ms = kEmpty,
             .max_message_bytes = 16,
-            .max_invitees = 3};
+            .max_invitees = 3,
+            .grace_ms = grace_ms};
 }
 
 // events(outcome_effects, topic, event): the payloads of `event` on `topic`.
@@ -115,6 +117,7 @@ TEST_F(HuddleRegistryTest, FirstJoinAddsTheParticipantAndAnnouncesIt) {
                                        {"handRaised", false},
                                        {"joinedAt", 2000},
                                        {"devices", 1},
+                                       {"connected", true},
                                        {"huddleId", "h1"},
                                        {"participantCount", 1}}));
     const Json& participants = *out.reply.find("participants");
@@ -189,7 +192,8 @@ TEST_F(HuddleRegistryTest, LastDeviceLeavingRemovesTheParticipantAndFreesTheScre
     EXPECT_EQ(left[0], Json::object({{"huddleId", "h1"},
                                      {"userId", "bob"},
                                      {"participantCount", 1},
-                                     {"screenSharer", Json()}}));
+                                     {"screenSharer", Json()},
+                                     {"reason", "left"}}));
     EXPECT_EQ(out.effects.size(), 1u);
     EXPECT_EQ(h().participant("bob"), nullptr);
     EXPECT_TRUE(screen("alice", 1, true).ok());  // the lock is free
@@ -362,6 +366,270 @@ TEST_F(HuddleRegistryTest, AHuddleNobodyJoinsExpires) {
     EXPECT_EQ(r.by_conversation("c1"), nullptr);
     EXPECT_NE(r.find("h2"), nullptr);  // it has a participant
     EXPECT_TRUE(r.expire(1000 + 10 * kEmpty).empty());
+}
+
+// ---- reconnect grace ----------------------------------------------------------------------
+
+TEST_F(HuddleRegistryTest, DisconnectOfTheLastDeviceKeepsTheUserReconnectingAndFreesTheScreen) {
+    live();
+    ASSERT_TRUE(screen("bob", 2, true).ok());
+    ASSERT_TRUE(r.change("h1", "bob", 2, {MediaChange::Kind::hand, true}).ok());
+    Outcome out = r.disconnect("h1", "bob", 2, 3000);
+    ASSERT_TRUE(out.ok());
+    // one event says both: bob is reconnecting, and his screen share is over
+    ASSERT_EQ(out.effects.size(), 1u);
+    EXPECT_EQ(out.effects[0].topic, "huddle:h1");
+    EXPECT_EQ(out.effects[0].event, "huddle:participant:updated");
+    EXPECT_EQ(out.effects[0].payload, Json::object({{"userId", "bob"},
+                                                    {"audio", true},
+                                                    {"video", false},
+                                                    {"screen", false},
+                                                    {"handRaised", true},
+                                                    {"joinedAt", 2000},
+                                                    {"devices", 0},
+                                                    {"connected", false},
+                                                    {"huddleId", "h1"},
+                                                    {"screenSharer", Json()}}));
+    const Participant* bob = h().participant("bob");
+    ASSERT_NE(bob, nullptr);
+    EXPECT_EQ(bob->grace_until, 3000 + kGrace);
+    EXPECT_FALSE(bob->connected());
+    EXPECT_EQ(h().participants.size(), 2u);
+    EXPECT_TRUE(screen("alice", 1, true).ok());  // the lock did not wait for the grace
+    // describe shows him, not connected
+    const Json d = r.describe(h());
+    const auto& ps = d.find("participants")->as_array();
+    ASSERT_EQ(ps.size(), 2u);
+    EXPECT_FALSE(ps[1].get_bool("connected", true));
+    EXPECT_TRUE(ps[0].get_bool("connected", false));
+    // his old connection is gone: leaving or disconnecting it again does nothing
+    EXPECT_TRUE(r.leave("h1", "bob", 2).effects.empty());
+    EXPECT_TRUE(r.disconnect("h1", "bob", 2, 4000).effects.empty());
+    EXPECT_EQ(h().participant("bob")->grace_until, 3000 + kGrace);  // not pushed back
+}
+
+TEST_F(HuddleRegistryTest, DisconnectOfOneDeviceOfSeveralIsNoGrace) {
+    live();
+    join("alice", 7);
+    ASSERT_TRUE(screen("alice", 7, true).ok());
+    Outcome out = r.disconnect("h1", "alice", 7, 3000);
+    // only the screen freed, as for a leave; she is still connected on device 1
+    auto updated = events(out.effects, "huddle:h1", "huddle:participant:updated");
+    ASSERT_EQ(updated.size(), 1u);
+    EXPECT_TRUE(updated[0].get_bool("connected", false));
+    EXPECT_FALSE(updated[0].get_bool("screen", true));
+    EXPECT_EQ(out.effects.size(), 1u);
+    EXPECT_FALSE(h().participant("alice")->grace_until.has_value());
+    EXPECT_TRUE(r.disconnect("h1", "alice", 1, 3000).effects.size() == 1u);  // now the last
+    EXPECT_TRUE(h().participant("alice")->grace_until.has_value());
+    // unknown huddle, user or connection: nothing
+    EXPECT_TRUE(r.disconnect("nope", "bob", 2, 1).effects.empty());
+    EXPECT_TRUE(r.disconnect("h1", "carol", 2, 1).effects.empty());
+    EXPECT_TRUE(r.disconnect("h1", "bob", 99, 1).effects.empty());
+}
+
+TEST_F(HuddleRegistryTest, RejoinWithinTheGraceRestoresTheSameParticipant) {
+    live();
+    ASSERT_TRUE(r.change("h1", "bob", 2, {MediaChange::Kind::hand, true}).ok());
+    ASSERT_TRUE(r.change("h1", "bob", 2, {MediaChange::Kind::audio, false}).ok());
+    ASSERT_EQ(r.disconnect("h1", "bob", 2, 3000).effects.size(), 1u);
+    // phoenix.js rejoins with its original params (audio on): the kept state wins
+    Outcome back = r.join("h1", "bob", 9, true, true, 3000 + kGrace - 1);
+    ASSERT_TRUE(back.ok());
+    EXPECT_TRUE(events(back.effects, "huddle:h1", "huddle:participant:joined").empty());
+    auto updated = events(back.effects, "huddle:h1", "huddle:participant:updated");
+    ASSERT_EQ(updated.size(), 1u);
+    EXPECT_EQ(back.effects.size(), 1u);
+    EXPECT_EQ(updated[0], Json::object({{"userId", "bob"},
+                                        {"audio", false},
+                                        {"video", false},
+                                        {"screen", false},
+                                        {"handRaised", true},
+                                        {"joinedAt", 2000},
+                                        {"devices", 1},
+                                        {"connected", true},
+                                        {"huddleId", "h1"},
+                                        {"screenSharer", Json()}}));
+    const auto& ps = back.reply.find("participants")->as_array();
+    ASSERT_EQ(ps.size(), 2u);
+    EXPECT_EQ(ps[1].get_string("userId"), "bob");  // his place in the join order too
+    EXPECT_TRUE(ps[1].get_bool("connected", false));
+    const Participant* bob = h().participant("bob");
+    EXPECT_FALSE(bob->grace_until.has_value());
+    EXPECT_EQ(bob->connections, (std::vector<uint64_t>{9}));
+    // the grace is over: its deadline passing changes nothing
+    EXPECT_TRUE(r.expire(3000 + 10 * kGrace).empty());
+    EXPECT_NE(h().participant("bob"), nullptr);
+    // and a second device of a connected user is still silent
+    EXPECT_TRUE(join("bob", 10).effects.empty());
+}
+
+TEST_F(HuddleRegistryTest, ARejoinOvertakingTheCloseIsJustASecondDevice) {
+    // The reconnect may reach another loop before this one notices the old socket closed.
+    live();
+    EXPECT_TRUE(join("bob", 9).effects.empty());
+    Outcome late_close = r.disconnect("h1", "bob", 2, 3000);
+    EXPECT_TRUE(late_close.effects.empty());
+    EXPECT_FALSE(h().participant("bob")->grace_until.has_value());
+    EXPECT_TRUE(h().participant("bob")->connected());
+}
+
+TEST_F(HuddleRegistryTest, ARejoinBeforeExpireRanIsRestoredEvenPastTheDeadline) {
+    // expire() runs on a ~1 s tick: the grace is at least grace_ms, never less.
+    live();
+    r.disconnect("h1", "bob", 2, 3000);
+    Outcome back = r.join("h1", "bob", 9, true, false, 3000 + kGrace + 500);
+    ASSERT_TRUE(back.ok());
+    EXPECT_TRUE(events(back.effects, "huddle:h1", "huddle:participant:joined").empty());
+    EXPECT_EQ(events(back.effects, "huddle:h1", "huddle:participant:updated").size(), 1u);
+    EXPECT_TRUE(r.expire(3000 + kGrace + 500).empty());
+}
+
+TEST_F(HuddleRegistryTest, GraceExpiryRemovesTheParticipantAndALaterJoinIsFresh) {
+    live();
+    ASSERT_TRUE(r.change("h1", "bob", 2, {MediaChange::Kind::hand, true}).ok());
+    r.disconnect("h1", "bob", 2, 3000);
+    EXPECT_TRUE(r.expire(3000 + kGrace - 1).empty());
+    EXPECT_NE(h().participant("bob"), nullptr);
+    auto effects = r.expire(3000 + kGrace);
+    ASSERT_EQ(effects.size(), 1u);
+    EXPECT_EQ(effects[0].topic, "huddle:h1");
+    EXPECT_EQ(effects[0].event, "huddle:participant:left");
+    EXPECT_EQ(effects[0].payload, Json::object({{"huddleId", "h1"},
+                                                {"userId", "bob"},
+                                                {"participantCount", 1},
+                                                {"screenSharer", Json()},
+                                                {"reason", "disconnected"}}));
+    EXPECT_EQ(h().participant("bob"), nullptr);
+    EXPECT_TRUE(r.expire(3000 + kGrace).empty());  // once
+    // too late: a new participant, announced as joined, with fresh state
+    Outcome again = r.join("h1", "bob", 9, true, false, 20'000);
+    ASSERT_TRUE(again.ok());
+    auto joined = events(again.effects, "huddle:h1", "huddle:participant:joined");
+    ASSERT_EQ(joined.size(), 1u);
+    EXPECT_FALSE(joined[0].get_bool("handRaised", true));
+    EXPECT_EQ(joined[0].get_int("joinedAt"), 20'000);
+    EXPECT_EQ(joined[0].get_int("participantCount"), 2);
+}
+
+TEST_F(HuddleRegistryTest, AUserAloneInGraceKeepsTheHuddleUntilTheGraceEnds) {
+    open();
+    ASSERT_TRUE(join("alice", 1).ok());
+    Outcome out = r.disconnect("h1", "alice", 1, 3000);
+    EXPECT_TRUE(events(out.effects, "huddle:h1", "huddle:participant:left").empty());
+    EXPECT_TRUE(events(out.effects, "chat:c1", "huddle:ended").empty());
+    ASSERT_NE(r.find("h1"), nullptr);
+    // not "nobody joined" either, however old the huddle is
+    ASSERT_LT(3000 + kGrace - 1, 1000 + kEmpty);
+    EXPECT_TRUE(r.expire(3000 + kGrace - 1).empty());
+    // the conversation's huddle is still this one
+    Outcome create = r.create("h2", "c1", "bob", 4000);
+    EXPECT_FALSE(create.reply.get_bool("created", true));
+    EXPECT_EQ(create.reply.get_string("id"), "h1");
+
+    auto effects = r.expire(3000 + kGrace);
+    ASSERT_EQ(effects.size(), 3u);
+    EXPECT_EQ(effects[0].event, "huddle:participant:left");
+    EXPECT_EQ(effects[0].payload.get_string("reason"), "disconnected");
+    EXPECT_EQ(effects[0].payload.get_int("participantCount"), 0);
+    Json ended = Json::object({{"huddleId", "h1"}, {"conversationId", "c1"}, {"reason", "empty"}});
+    EXPECT_EQ(events(effects, "huddle:h1", "huddle:ended"), std::vector<Json>{ended});
+    EXPECT_EQ(events(effects, "chat:c1", "huddle:ended"), std::vector<Json>{ended});
+    EXPECT_EQ(r.find("h1"), nullptr);
+    EXPECT_EQ(r.by_conversation("c1"), nullptr);
+    EXPECT_EQ(r.join("h1", "alice", 5, true, false, 3000 + kGrace).refused, reason::kNotFound);
+}
+
+TEST_F(HuddleRegistryTest, EveryoneInGraceEndsTheHuddleOnceInJoinOrder) {
+    live();
+    r.disconnect("h1", "bob", 2, 3000);
+    r.disconnect("h1", "alice", 1, 3500);
+    EXPECT_TRUE(r.expire(3000 + kGrace).size() == 1u);  // bob's ran out, alice's not yet
+    ASSERT_NE(r.find("h1"), nullptr);
+    auto effects = r.expire(3500 + kGrace);
+    ASSERT_EQ(effects.size(), 3u);
+    EXPECT_EQ(effects[0].payload.get_string("userId"), "alice");
+    EXPECT_EQ(effects[1].event, "huddle:ended");
+    EXPECT_EQ(r.size(), 0u);
+
+    // the same deadline: both go in one expire, in join order, then one end
+    ASSERT_TRUE(r.create("h1", "c1", "alice", 1000).ok());
+    ASSERT_TRUE(join("alice", 1).ok());
+    ASSERT_TRUE(join("bob", 2).ok());
+    r.disconnect("h1", "alice", 1, 5000);
+    r.disconnect("h1", "bob", 2, 5000);
+    effects = r.expire(5000 + kGrace);
+    std::vector<std::string> seen;
+    for (const Effect& e : effects)
+        seen.push_back(e.topic + " " + e.event + " " +
+                       std::string(e.payload.get_string("userId", "")));
+    EXPECT_EQ(seen, (std::vector<std::string>{"huddle:h1 huddle:participant:left alice",
+                                              "huddle:h1 huddle:participant:left bob",
+                                              "huddle:h1 huddle:ended ",
+                                              "chat:c1 huddle:ended "}));
+}
+
+TEST_F(HuddleRegistryTest, AReconnectingParticipantHoldsTheirPlaceUnderTheCap) {
+    live();
+    ASSERT_TRUE(join("carol", 3).ok());  // 3 of 3
+    r.disconnect("h1", "carol", 3, 3000);
+    Outcome full = join("dave", 4);
+    EXPECT_EQ(full.refused, reason::kFull);
+    EXPECT_TRUE(full.effects.empty());
+    // carol herself comes back although the huddle is full: it is her place
+    EXPECT_TRUE(join("carol", 5).ok());
+    r.disconnect("h1", "carol", 5, 4000);
+    EXPECT_EQ(join("dave", 4).refused, reason::kFull);
+    r.expire(4000 + kGrace);
+    EXPECT_TRUE(join("dave", 4).ok());  // her place is free once her grace ran out
+}
+
+TEST_F(HuddleRegistryTest, AnExplicitLeaveDuringSomeoneElsesGraceIsImmediate) {
+    live();
+    r.disconnect("h1", "bob", 2, 3000);
+    Outcome out = r.leave("h1", "alice", 1);
+    auto left = events(out.effects, "huddle:h1", "huddle:participant:left");
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].get_string("userId"), "alice");
+    EXPECT_EQ(left[0].get_string("reason"), "left");
+    EXPECT_EQ(left[0].get_int("participantCount"), 1);
+    EXPECT_EQ(out.effects.size(), 1u);  // bob still counts: the huddle lives on
+    ASSERT_NE(r.find("h1"), nullptr);
+    EXPECT_EQ(h().participant("alice"), nullptr);
+    // bob comes back to the huddle, alone now
+    ASSERT_TRUE(join("bob", 9).ok());
+    EXPECT_EQ(h().participants.size(), 1u);
+    // and his explicit leave ends it at once
+    Outcome last = r.leave("h1", "bob", 9);
+    EXPECT_EQ(events(last.effects, "chat:c1", "huddle:ended").size(), 1u);
+    EXPECT_EQ(r.find("h1"), nullptr);
+}
+
+TEST_F(HuddleRegistryTest, AReconnectingParticipantIsSkippedByInvitesAndMayStillBeInvitedLater) {
+    live();
+    r.disconnect("h1", "bob", 2, 3000);
+    Outcome out = r.invite("h1", "alice", {"bob"}, 3500);
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE(out.effects.empty());
+    EXPECT_EQ(out.reply.find("skipped")->size(), 1u);
+    r.expire(3000 + kGrace);
+    EXPECT_EQ(r.invite("h1", "alice", {"bob"}, 20'000).effects.size(), 1u);
+}
+
+TEST(HuddleRegistryNoGraceTest, WithGraceZeroADisconnectLeavesAtOnce) {
+    HuddleRegistry r(config(3, 0));
+    ASSERT_TRUE(r.create("h1", "c1", "alice", 1000).ok());
+    ASSERT_TRUE(r.join("h1", "alice", 1, true, false, 2000).ok());
+    ASSERT_TRUE(r.join("h1", "bob", 2, true, false, 2000).ok());
+    Outcome bob = r.disconnect("h1", "bob", 2, 3000);
+    auto left = events(bob.effects, "huddle:h1", "huddle:participant:left");
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].get_string("reason"), "disconnected");
+    EXPECT_EQ(bob.effects.size(), 1u);
+    EXPECT_EQ(r.find("h1")->participant("bob"), nullptr);
+    Outcome alice = r.disconnect("h1", "alice", 1, 3000);
+    EXPECT_EQ(events(alice.effects, "chat:c1", "huddle:ended").size(), 1u);
+    EXPECT_EQ(r.find("h1"), nullptr);
 }
 
 // ---- describe -----------------------------------------------------------------------------

@@ -65,6 +65,7 @@ class _Server:
         turn_credential: str,
         builtin_huddles: bool,
         huddle_max_participants: int,
+        huddle_grace_s: float,
         log_level: str,
         on_error: Optional[Callable[[str, str], Any]],
     ) -> None: ...

@@ -307,6 +307,8 @@ class Server:
             handed to clients (comma-separated URL lists; the credential is never logged).
         builtin_huddles: serve ``huddle:lobby`` and ``huddle:{id}`` (docs/huddles.md).
         huddle_max_participants: users in one huddle; the next join is refused.
+        huddle_grace_s: how long a huddle participant whose connection dropped keeps their
+            place (shown ``connected: false``) before leaving; 0 = leaves at once.
         log_level: the C++ library's log level (trace, debug, info, warn, error, off). It is
             process-wide and applied on start().
         on_error: called with an exception for every failure off the caller's path: a
@@ -355,6 +357,7 @@ class Server:
         turn_credential: str = "",
         builtin_huddles: bool = True,
         huddle_max_participants: int = 50,
+        huddle_grace_s: float = 10,
         log_level: str = "warn",
         on_error: Optional[Callable[[BaseException], Any]] = None,
     ) -> None:
@@ -396,6 +399,7 @@ class Server:
             turn_credential=turn_credential,
             builtin_huddles=builtin_huddles,
             huddle_max_participants=huddle_max_participants,
+            huddle_grace_s=huddle_grace_s,
             log_level=log_level,
             on_error=self._errors.status,
         )

@@ -4,12 +4,14 @@
 // storage (membership enforced) and a cap of 3; one without storage (no membership, bare
 // user:{id} inbox for invites, a 1 s empty timeout).
 import assert from "node:assert/strict"
-import {after, describe, test} from "node:test"
+import {after, afterEach, describe, test} from "node:test"
 
 import {adminRequest, createConversation, randomToken, tempDb, uid} from "./support/chat.js"
-import {useServer} from "./support/fixture.js"
-import {join, joinError, listen, push, pushError} from "./support/phoenix.js"
+import {rawConnect, useServer} from "./support/fixture.js"
+import {Inbox, WAIT_MS, join, joinError, listen, makeSocket, push, pushError, trackSocket,
+        waitOpen} from "./support/phoenix.js"
 import {watchPresence} from "./support/presence.js"
+import {startProxy} from "./support/resume.js"
 
 const ADMIN = randomToken()
 const MAX = 3
@@ -161,7 +163,8 @@ describe("inside a huddle", () => {
     // the sharer leaves: the lock frees, and alice may share
     await push(b.channel, "huddle:leave", {})
     const left = await a.inbox["huddle:participant:left"].next()
-    assert.deepEqual(left, {huddleId: id, userId: bob, participantCount: 1, screenSharer: null})
+    assert.deepEqual(left, {huddleId: id, userId: bob, participantCount: 1, screenSharer: null,
+                            reason: "left"})
     assert.equal((await push(a.channel, "huddle:toggle-screen", {enabled: true})).screenSharer, alice)
     const state = await push(a.channel, "huddle:state", {})
     assert.deepEqual(state.participants.map(p => p.userId), [alice])
@@ -236,11 +239,13 @@ describe("removal", () => {
     const {id} = await create(sa, conv)
     const a = await enter(sa, id)
     const sb = await ctx.pool.connect(bob)
-    await enter(sb, id)
+    const b = await enter(sb, id)
     assert.equal((await adminRequest(ctx.server, ADMIN, "GET", `/api/huddles/${id}`)).status, 200)
 
-    sb.disconnect()  // bob's connection goes: he leaves
-    await a.inbox["huddle:participant:left"].next(byUser(bob))
+    // bob leaves (phx_leave). A dropped connection would keep him for the reconnect grace
+    // instead: see "reconnect grace" below.
+    b.channel.leave()
+    assert.equal((await a.inbox["huddle:participant:left"].next(byUser(bob))).reason, "left")
     await a.channel.leave()
     const ended = await watch.ended.next()
     assert.deepEqual(ended, {huddleId: id, conversationId: conv, reason: "empty"})
@@ -333,5 +338,206 @@ describe("without storage", () => {
     // the joined one is still there
     assert.equal((await push(a.channel, "huddle:state", {})).participants.length, 2)
     assert.equal(watch.ended.items.length, 0)
+  })
+})
+
+describe("reconnect grace", () => {
+  // Sockets through a TCP proxy that cuts them: phoenix.js sees its transport die (no close
+  // frame), reconnects by itself (every 50 ms while refused) and rejoins its channels.
+  const proxies = []
+  const cutSockets = []
+  afterEach(() => { for (const s of cutSockets.splice(0)) s.disconnect() })
+  after(async () => { for (const p of proxies) await p.close() })
+
+  async function proxiedSocket(sub) {
+    const proxy = await startProxy(ctx.server.port)
+    proxies.push(proxy)
+    const socket = makeSocket(proxy.wsUrl, {params: {token: ctx.server.token(sub)},
+                                            reconnectAfterMs: () => 50})
+    socket.events = trackSocket(socket)
+    cutSockets.push(socket)
+    socket.connect()
+    await waitOpen(socket, `the proxied socket for ${sub} to open`)
+    return {socket, proxy}
+  }
+
+  // enterTracked(socket, huddleId): like enter(), but every answer of the join push (the
+  // join, then each phoenix.js rejoin) lands in `joins` as {status, response}.
+  function enterTracked(socket, huddleId) {
+    const channel = socket.channel(`huddle:${huddleId}`)
+    const inbox = {}
+    for (const e of HUDDLE_EVENTS) inbox[e] = listen(channel, e)
+    const joins = new Inbox(`joins of huddle:${huddleId}`)
+    channel.join(WAIT_MS)
+      .receive("ok", response => joins.put({status: "ok", response}))
+      .receive("error", response => joins.put({status: "error", response}))
+    return {channel, inbox, joins}
+  }
+
+  // participantOverHttp(id, user): the participant as GET /api/huddles/:id shows it now.
+  async function participantOverHttp(id, user) {
+    const r = await adminRequest(ctx.server, ADMIN, "GET", `/api/huddles/${id}`)
+    assert.equal(r.status, 200, `GET /api/huddles/${id}: ${r.text}`)
+    return r.body.participants.find(byUser(user))
+  }
+
+  // untilDisconnected(id, user): re-reads the huddle (one request after the other, no
+  // timer) until the server has seen `user`'s connection close.
+  async function untilDisconnected(id, user) {
+    const deadline = Date.now() + WAIT_MS
+    for (;;) {
+      const p = await participantOverHttp(id, user)
+      assert.ok(p, `${user} is still a participant while reconnecting`)
+      if (p.connected === false) return p
+      if (Date.now() > deadline) assert.fail(`the server never saw ${user} disconnect`)
+    }
+  }
+
+  test("a user alone in a huddle loses the connection: phoenix.js rejoins the same huddle, state kept",
+       async () => {
+    const alice = uid("alice")
+    const conv = await conversation([alice])
+    const {socket, proxy} = await proxiedSocket(alice)
+    const watch = await chatWatch(await ctx.pool.connect(alice), conv)
+    const {id} = await create(socket, conv)
+    const a = enterTracked(socket, id)
+    const first = await a.joins.next()
+    assert.equal(first.status, "ok")
+    const joinedAt = first.response.participants[0].joinedAt
+    assert.equal((await push(a.channel, "huddle:raise-hand", {raised: true})).handRaised, true)
+    assert.equal((await push(a.channel, "huddle:toggle-audio", {enabled: false})).audio, false)
+
+    proxy.offline()
+    await socket.events.closes.next()
+    // the server keeps her, reconnecting, with her state
+    const away = await untilDisconnected(id, alice)
+    assert.deepEqual([away.devices, away.handRaised, away.audio], [0, true, false])
+    proxy.online()
+
+    const rejoin = await a.joins.next()
+    assert.deepEqual(rejoin.status, "ok", `rejoin: ${JSON.stringify(rejoin.response)}`)
+    assert.equal(rejoin.response.id, id)
+    assert.deepEqual(rejoin.response.participants.map(p => [p.userId, p.connected, p.handRaised,
+                                                            p.audio, p.joinedAt, p.devices]),
+                     [[alice, true, true, false, joinedAt, 1]])
+    assert.equal(socket.events.opens.items.length, 2, "one reconnect")
+    // everything after the rejoin reaches her; before that, nobody left, joined or ended
+    assert.equal((await push(a.channel, "huddle:raise-hand", {raised: false})).handRaised, false)
+    await a.inbox["huddle:participant:updated"].next(u => u.handRaised === false)
+    assert.equal(a.inbox["huddle:participant:joined"].items.length, 1, "only her first join")
+    assert.equal(a.inbox["huddle:participant:left"].items.length, 0)
+    assert.equal(watch.ended.items.length, 0)
+  })
+
+  test("the others see connected:false, then connected:true, never left/joined; the screen frees at once",
+       async () => {
+    const alice = uid("alice"), bob = uid("bob")
+    const conv = await conversation([alice, bob])
+    const {socket, proxy} = await proxiedSocket(alice)
+    const {id} = await create(socket, conv)
+    const a = enterTracked(socket, id)
+    assert.equal((await a.joins.next()).status, "ok")
+    const b = await enter(await ctx.pool.connect(bob), id)
+    await push(a.channel, "huddle:raise-hand", {raised: true})
+    assert.equal((await push(a.channel, "huddle:toggle-screen", {enabled: true})).screenSharer, alice)
+    await b.inbox["huddle:participant:updated"].next(u => u.screen === true)
+
+    proxy.offline()
+    const away = await b.inbox["huddle:participant:updated"].next(u => u.connected === false)
+    assert.deepEqual(away, {userId: alice, audio: true, video: false, screen: false, handRaised: true,
+                            joinedAt: away.joinedAt, devices: 0, connected: false, huddleId: id,
+                            screenSharer: null})
+    // her place and state stay; her screen share does not: bob may share
+    const state = await push(b.channel, "huddle:state", {})
+    assert.deepEqual(state.participants.map(p => [p.userId, p.connected]), [[alice, false], [bob, true]])
+    assert.equal((await push(b.channel, "huddle:toggle-screen", {enabled: true})).screenSharer, bob)
+    await push(b.channel, "huddle:toggle-screen", {enabled: false})
+    proxy.online()
+
+    assert.equal((await a.joins.next()).status, "ok")
+    const back = await b.inbox["huddle:participant:updated"].next(u => u.connected === true)
+    assert.deepEqual([back.userId, back.handRaised, back.devices, back.joinedAt],
+                     [alice, true, 1, away.joinedAt])
+    // a barrier: her message comes after anything her reconnect caused
+    await push(a.channel, "huddle:message", {content: "back"})
+    await b.inbox["huddle:message:new"].next(m => m.content === "back")
+    assert.equal(b.inbox["huddle:participant:left"].items.length, 0, "no left flap")
+    assert.equal(b.inbox["huddle:participant:joined"].items.filter(byUser(alice)).length, 0,
+                 "no joined flap")
+  })
+})
+
+describe("duplicate join", () => {
+  test("a second phx_join of the same huddle on the same socket restores the user, alone or not",
+       async () => {
+    // phoenix.js sends a new phx_join on the same socket when its first join timed out; the
+    // server replaces the old channel. For a user alone in the huddle that must not end it.
+    const alice = uid("alice")
+    const conv = await conversation([alice])
+    const sa = await ctx.pool.connect(alice)
+    const watch = await chatWatch(sa, conv)
+    const {id} = await create(sa, conv)
+    const raw = await rawConnect(ctx, alice)
+    const topic = `huddle:${id}`
+    raw.send(["1", "1", topic, "phx_join", {}])
+    assert.equal((await raw.reply("1")).payload.status, "ok")
+    raw.send(["1", "2", topic, "huddle:raise-hand", {raised: true}])
+    assert.equal((await raw.reply("2")).payload.response.handRaised, true)
+
+    raw.send(["3", "3", topic, "phx_join", {}])
+    const again = await raw.reply("3", "the second join's reply")
+    assert.equal(again.payload.status, "ok", JSON.stringify(again.payload))
+    assert.deepEqual(again.payload.response.participants.map(p => [p.userId, p.connected,
+                                                                   p.handRaised, p.devices]),
+                     [[alice, true, true, 1]])
+    // a barrier on chat:<conv>: a message after the rejoin; nothing ended before it
+    raw.send(["3", "4", topic, "huddle:message", {content: "still here"}])
+    assert.equal((await raw.reply("4")).payload.status, "ok")
+    const r = await adminRequest(ctx.server, ADMIN, "GET", `/api/huddles/${id}`)
+    assert.equal(r.status, 200, r.text)
+    assert.equal(watch.ended.items.length, 0)
+    assert.equal(raw.inbox.filter(f => f.event === "huddle:participant:left").length, 0)
+  })
+})
+
+describe("reconnect grace running out (--huddle-grace-s 1, no storage)", () => {
+  const short = useServer({args: ["--huddle-grace-s", "1"]})
+
+  test("a participant who does not come back leaves after the grace; the last one ends the huddle",
+       async () => {
+    const alice = uid("alice"), bob = uid("bob"), carol = uid("carol")
+    const conv = uid("conv")
+    const watch = await chatWatch(await short.pool.connect(carol), conv)
+    const sa = await short.pool.connect(alice)
+    const {id} = await create(sa, conv)
+    const a = await enter(sa, id)
+    const sb = await short.pool.connect(bob)
+    const b = await enter(sb, id)
+    await push(b.channel, "huddle:raise-hand", {raised: true})
+
+    sb.disconnect()  // gone for good: phoenix.js does not reconnect after disconnect()
+    const away = await a.inbox["huddle:participant:updated"].next(u => u.userId === bob &&
+                                                                       u.connected === false)
+    assert.equal(away.handRaised, true)
+    const left = await a.inbox["huddle:participant:left"].next(byUser(bob))
+    assert.deepEqual(left, {huddleId: id, userId: bob, participantCount: 1, screenSharer: null,
+                            reason: "disconnected"})
+
+    // coming back after the grace is a fresh join, with fresh state
+    const b2 = await enter(await short.pool.connect(bob), id)
+    assert.deepEqual(b2.reply.participants.map(p => [p.userId, p.handRaised]),
+                     [[alice, false], [bob, false]])
+    const rejoined = await a.inbox["huddle:participant:joined"].next(byUser(bob))
+    assert.equal(rejoined.participantCount, 2)
+    // an explicit leave is immediate, grace or not
+    b2.channel.leave()
+    assert.equal((await a.inbox["huddle:participant:left"].next(byUser(bob))).reason, "left")
+
+    // the last participant's connection drops: the huddle waits out her grace, then ends
+    sa.disconnect()
+    const ended = await watch.ended.next()
+    assert.deepEqual(ended, {huddleId: id, conversationId: conv, reason: "empty"})
+    await assert.rejects(enter(await short.pool.connect(alice), id),
+                         e => e.response?.reason === "not found")
   })
 })

@@ -68,12 +68,21 @@ void Connection::close(CloseCode code, std::string reason) {
 }
 
 int Connection::fail(CloseCode code, const std::string& reason) {
+    if (failed_) return -1;
+    failed_ = true;
     last_failure_ = {code, reason};
+    if (!close_) close_.emplace(code, reason);  // nothing more is queued or written
     spdlog::info("event=close conn={} user={} code={} reason=\"{}\"", id_, claims_.user_id,
                  static_cast<int>(code), reason);
     lws_close_reason(wsi_, static_cast<lws_close_status>(code),
                      reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
                      reason.size());
+    // Why not return -1 to lws: on the libuv event lib, Debian's lws 4.1.6 (a _DEBUG build)
+    // closes a wsi whose callback returned -1 a second time at once ("uv repeat test"),
+    // which kills the socket before the close frame is written. Instead the close starts
+    // from a task outside any lws callback (Loop::start_close), where lws takes its polite
+    // path: send the close frame, wait for the peer's close, then close the socket.
+    loop_.post([&loop = loop_, id = id_] { loop.start_close(id); });
     return -1;
 }
 
@@ -107,6 +116,10 @@ int Connection::write_batch() {
 
 int Connection::on_writable() {
     write_requested_ = false;
+    // After fail(), lws writes the close frame itself. Once it has (it calls us right after
+    // in the same POLLOUT pass), -1 closes the socket without waiting for the peer's
+    // close: the behaviour quckrt had on lws's poll backend.
+    if (failed_) return close_started_ ? -1 : 0;
     if (out_head_ < out_.size()) {
         if (write_batch() < 0) return -1;
         if (out_head_ < out_.size() || close_) {
@@ -114,8 +127,17 @@ int Connection::on_writable() {
             return 0;
         }
     }
-    if (close_ && out_head_ == out_.size()) return fail(close_->first, close_->second);
+    // Not -1 to lws: see fail().
+    if (close_ && out_head_ == out_.size()) fail(close_->first, close_->second);
     return 0;
+}
+
+int Connection::on_receive(const char* data, size_t len) {
+    if (failed_) return 0;  // closing with a close frame: later input is dropped
+    const int rc = receive(data, len);
+    // A failure with a close code is closed by the task fail() posted; -1 only for a dead
+    // socket (a write error).
+    return rc < 0 && failed_ ? 0 : rc;
 }
 
 int Connection::flush_after_receive() {
@@ -131,7 +153,7 @@ int Connection::flush_after_receive() {
     return 0;
 }
 
-int Connection::on_receive(const char* data, size_t len) {
+int Connection::receive(const char* data, size_t len) {
     last_rx_ms_ = now_ms();
     const size_t limit = loop_.server().options().max_frame_bytes;
     const bool first = lws_is_first_fragment(wsi_);
@@ -302,11 +324,7 @@ void Connection::release_held() {
     for (; i < held_.size() && !pending_join_ && !close_; ++i) {
         auto& [bytes, binary] = held_[i];
         held_bytes_ -= bytes.size();
-        if (process_message(bytes, binary) < 0) {
-            // Outside an lws callback a -1 closes nothing: close through the queue instead.
-            close(last_failure_.first, last_failure_.second);
-            break;
-        }
+        if (process_message(bytes, binary) < 0) break;  // fail() started the close
     }
     held_.erase(held_.begin(), held_.begin() + static_cast<long>(i));
     if (held_.empty()) {

@@ -61,6 +61,9 @@ public:
 
     size_t queued_bytes() const { return out_bytes_; }
     bool closing() const { return close_.has_value(); }
+    lws* wsi() const { return wsi_; }
+    // Loop::start_close is handing the close to lws (see on_writable).
+    void mark_close_started() { close_started_ = true; }
     // when_queued_below: see Socket::when_queued_below; keyed by the channel's join.
     void when_queued_below(const std::string& topic, const std::string& join_ref, size_t bytes,
                            std::function<void(Socket&)> fn);
@@ -73,7 +76,11 @@ public:
     bool run_guarded(const char* what, Fn&& fn);
 
 private:
+    // fail(code, reason): close with a close frame carrying code, as soon as lws can (see
+    // connection.cpp for why not by returning -1). Returns -1 for the callers' control
+    // flow; nothing is read or written for this connection afterwards.
     int fail(CloseCode code, const std::string& reason);
+    int receive(const char* data, size_t len);
     int process_message(std::string_view bytes, bool binary);
     void dispatch(wire::InFrame& frame);
     void handle_join(wire::InFrame& frame);
@@ -130,6 +137,8 @@ private:
     size_t held_bytes_ = 0;
     int64_t last_rx_ms_;
     std::optional<std::pair<CloseCode, std::string>> close_;
+    bool failed_ = false;         // fail() ran: the close is scheduled
+    bool close_started_ = false;  // Loop::start_close ran: lws sends the close frame
     std::pair<CloseCode, std::string> last_failure_{CloseCode::internal_error, ""};
 };
 

@@ -54,9 +54,36 @@ void Connection::deliver(const wire::FramePtr& frame) {
 void Connection::send(std::string bytes) { deliver(wire::make_text_frame(std::move(bytes))); }
 
 void Connection::request_write() {
+    // Written at the end of this loop turn (Loop::flush_pending -> flush()), corked with
+    // whatever else this turn queues. Not lws_callback_on_writable: on libuv every
+    // POLLOUT on/off is a uv_poll_start, i.e. an epoll_ctl DEL plus ADD, and toggling it
+    // per delivery cost ~20% of server CPU (docs/benchmarks.md).
+    if (write_requested_ || flush_queued_) return;
+    flush_queued_ = true;
+    loop_.queue_flush(id_);
+}
+
+void Connection::request_writable() {
     if (write_requested_) return;
     write_requested_ = true;
     lws_callback_on_writable(wsi_);
+}
+
+void Connection::flush() {
+    flush_queued_ = false;
+    if (write_requested_ || failed_) return;  // on_writable comes / lws owns the close
+    // Output lws still holds goes first; it calls on_writable once the socket takes more.
+    if (lws_partial_buffered(wsi_)) return request_writable();
+    if (out_head_ < out_.size()) {
+        if (write_batch() < 0) {
+            // The socket is dead; outside a callback lws closes it from its timer.
+            lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            return;
+        }
+        if (out_head_ < out_.size() || (close_ && lws_partial_buffered(wsi_)))
+            return request_writable();
+    }
+    if (close_ && out_head_ == out_.size()) fail(close_->first, close_->second);
 }
 
 void Connection::close(CloseCode code, std::string reason) {
@@ -80,8 +107,8 @@ int Connection::fail(CloseCode code, const std::string& reason) {
     // Why not return -1 to lws: on the libuv event lib, Debian's lws 4.1.6 (a _DEBUG build)
     // closes a wsi whose callback returned -1 a second time at once ("uv repeat test"),
     // which kills the socket before the close frame is written. Instead the close starts
-    // from a task outside any lws callback (Loop::start_close), where lws takes its polite
-    // path: send the close frame, wait for the peer's close, then close the socket.
+    // from a task outside any lws callback (Loop::start_close): lws sends the close frame,
+    // then on_writable ends the connection. Works from inside and outside callbacks.
     loop_.post([&loop = loop_, id = id_] { loop.start_close(id); });
     return -1;
 }
@@ -123,7 +150,9 @@ int Connection::on_writable() {
     if (out_head_ < out_.size()) {
         if (write_batch() < 0) return -1;
         if (out_head_ < out_.size() || close_) {
-            request_write();
+            // The socket was just filled: wait for it to drain rather than write again at
+            // the end of the turn.
+            request_writable();
             return 0;
         }
     }

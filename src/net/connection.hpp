@@ -62,6 +62,9 @@ public:
     size_t queued_bytes() const { return out_bytes_; }
     bool closing() const { return close_.has_value(); }
     lws* wsi() const { return wsi_; }
+    // flush(): the end-of-turn write request_write() asked for (Loop::flush_pending);
+    // outside lws callbacks.
+    void flush();
     // Loop::start_close is handing the close to lws (see on_writable).
     void mark_close_started() { close_started_ = true; }
     // when_queued_below: see Socket::when_queued_below; keyed by the channel's join.
@@ -92,7 +95,8 @@ private:
     void reply(std::string_view join_ref, std::string_view ref, std::string_view topic,
                const Reply& reply);
     void remove_channel(ChannelInstance& channel, TerminateReason reason);
-    void request_write();
+    void request_write();     // write at the end of this loop turn
+    void request_writable();  // write when lws reports the socket writable
     int write_batch();
     int flush_after_receive();
     void run_drain_waiters();
@@ -108,7 +112,8 @@ private:
     std::vector<wire::FramePtr> out_;
     size_t out_head_ = 0;
     size_t out_bytes_ = 0;
-    bool write_requested_ = false;
+    bool write_requested_ = false;  // lws_callback_on_writable pending
+    bool flush_queued_ = false;     // in the loop's flush list
 
     std::string rx_;  // reassembly of a fragmented message; empty between messages
     bool rx_binary_ = false;

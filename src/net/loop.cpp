@@ -73,6 +73,12 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
     sweep_timer_.data = this;
     uv_timer_init(&uv_loop_, &presence_timer_);
     presence_timer_.data = this;
+    uv_check_init(&uv_loop_, &flush_check_);
+    flush_check_.data = this;
+    uv_check_start(&flush_check_,
+                   [](uv_check_t* h) { static_cast<Loop*>(h->data)->flush_pending(); });
+    uv_idle_init(&uv_loop_, &flush_idle_);
+    flush_idle_.data = this;
     handles_open_ = true;
 
     lws_context_creation_info info{};
@@ -172,6 +178,8 @@ void Loop::shutdown_uv() {
         uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&presence_timer_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&flush_idle_), nullptr);
     }
     if (!uv_loop_open_) return;
     // Runs until no handle is left: lws finishes freeing the context from its close
@@ -311,6 +319,24 @@ int Loop::on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t 
 Connection* Loop::find_connection(uint64_t id) {
     auto it = connections_.find(id);
     return it == connections_.end() ? nullptr : it->second.get();
+}
+
+void Loop::queue_flush(uint64_t id) {
+    if (flush_ids_.empty() && handles_open_)
+        uv_idle_start(&flush_idle_, [](uv_idle_t*) {});  // keeps the next poll from blocking
+    flush_ids_.push_back(id);
+}
+
+void Loop::flush_pending() {
+    // Writes may run drain waiters that queue more output; those are flushed next turn
+    // (flush_idle_ stays active so that turn does not wait in the poll).
+    std::vector<uint64_t> ids;
+    ids.swap(flush_ids_);
+    for (const uint64_t id : ids)
+        if (Connection* conn = find_connection(id)) conn->flush();
+    if (flush_ids_.empty()) uv_idle_stop(&flush_idle_);
+    ids.clear();
+    if (flush_ids_.empty()) flush_ids_.swap(ids);  // keep the capacity for the next turn
 }
 
 void Loop::start_close(uint64_t id) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <quckrt/auth.hpp>
 #include <quckrt/channel.hpp>
@@ -61,6 +62,8 @@ public:
     // start_close(id): begin lws's close handshake (close frame set by lws_close_reason)
     // for a connection that failed; called outside lws callbacks. Loop thread.
     void start_close(uint64_t id);
+    // queue_flush(id): Connection::flush() for id at the end of this loop turn.
+    void queue_flush(uint64_t id);
 
     // lws trampoline entry (lws_callbacks.cpp).
     int on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
@@ -73,6 +76,7 @@ private:
     // handle's close callback ran, close the uv loop.
     void shutdown_uv();
     void sweep();
+    void flush_pending();
 
     int on_confirm_upgrade(lws* wsi);
     int on_established(lws* wsi, void* user);
@@ -125,6 +129,11 @@ private:
     uv_async_t wake_{};            // PostQueue wakeup
     uv_timer_t sweep_timer_{};     // every second
     uv_timer_t presence_timer_{};  // loop 0 only: presence diff window
+    // End-of-turn writes: flush_check_ runs after each I/O poll; flush_idle_ is active
+    // while flush_ids_ is non-empty so that the poll does not block meanwhile.
+    uv_check_t flush_check_{};
+    uv_idle_t flush_idle_{};
+    std::vector<uint64_t> flush_ids_;
     bool handles_open_ = false;
     bool serving_ = false;  // inside the serving uv_run: request_exit() stops it
     std::atomic<bool> exit_{false};

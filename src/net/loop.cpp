@@ -117,7 +117,9 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
     if (!listen_wsi_) {
         if (!context_) ::close(listen_fd_);  // lws closes an adopted descriptor itself
         shutdown_uv();
-        ready->set_value(internal_error("cannot create the lws context (libuv event lib)"));
+        ready->set_value(internal_error(
+            "cannot create the lws context on libuv (lws loads its uv event lib at run time: "
+            "is libwebsockets-evlib-uv installed?)"));
         return;
     }
     vhost_ = vhost;

@@ -54,9 +54,36 @@ void Connection::deliver(const wire::FramePtr& frame) {
 void Connection::send(std::string bytes) { deliver(wire::make_text_frame(std::move(bytes))); }
 
 void Connection::request_write() {
+    // Written at the end of this loop turn (Loop::flush_pending -> flush()), corked with
+    // whatever else this turn queues. Not lws_callback_on_writable: on libuv every
+    // POLLOUT on/off is a uv_poll_start, i.e. an epoll_ctl DEL plus ADD, and toggling it
+    // per delivery cost ~20% of server CPU (docs/benchmarks.md).
+    if (write_requested_ || flush_queued_) return;
+    flush_queued_ = true;
+    loop_.queue_flush(id_);
+}
+
+void Connection::request_writable() {
     if (write_requested_) return;
     write_requested_ = true;
     lws_callback_on_writable(wsi_);
+}
+
+void Connection::flush() {
+    flush_queued_ = false;
+    if (write_requested_ || failed_) return;  // on_writable comes / lws owns the close
+    // Output lws still holds goes first; it calls on_writable once the socket takes more.
+    if (lws_partial_buffered(wsi_)) return request_writable();
+    if (out_head_ < out_.size()) {
+        if (write_batch() < 0) {
+            // The socket is dead; outside a callback lws closes it from its timer.
+            lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            return;
+        }
+        if (out_head_ < out_.size() || (close_ && lws_partial_buffered(wsi_)))
+            return request_writable();
+    }
+    if (close_ && out_head_ == out_.size()) fail(close_->first, close_->second);
 }
 
 void Connection::close(CloseCode code, std::string reason) {
@@ -68,12 +95,21 @@ void Connection::close(CloseCode code, std::string reason) {
 }
 
 int Connection::fail(CloseCode code, const std::string& reason) {
+    if (failed_) return -1;
+    failed_ = true;
     last_failure_ = {code, reason};
+    if (!close_) close_.emplace(code, reason);  // nothing more is queued or written
     spdlog::info("event=close conn={} user={} code={} reason=\"{}\"", id_, claims_.user_id,
                  static_cast<int>(code), reason);
     lws_close_reason(wsi_, static_cast<lws_close_status>(code),
                      reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
                      reason.size());
+    // Why not return -1 to lws: on the libuv event lib, Debian's lws 4.1.6 (a _DEBUG build)
+    // closes a wsi whose callback returned -1 a second time at once ("uv repeat test"),
+    // which kills the socket before the close frame is written. Instead the close starts
+    // from a task outside any lws callback (Loop::start_close): lws sends the close frame,
+    // then on_writable ends the connection. Works from inside and outside callbacks.
+    loop_.post([&loop = loop_, id = id_] { loop.start_close(id); });
     return -1;
 }
 
@@ -107,15 +143,30 @@ int Connection::write_batch() {
 
 int Connection::on_writable() {
     write_requested_ = false;
+    // After fail(), lws writes the close frame itself. Once it has (it calls us right after
+    // in the same POLLOUT pass), -1 closes the socket without waiting for the peer's
+    // close: the behaviour quckrt had on lws's poll backend.
+    if (failed_) return close_started_ ? -1 : 0;
     if (out_head_ < out_.size()) {
         if (write_batch() < 0) return -1;
         if (out_head_ < out_.size() || close_) {
-            request_write();
+            // The socket was just filled: wait for it to drain rather than write again at
+            // the end of the turn.
+            request_writable();
             return 0;
         }
     }
-    if (close_ && out_head_ == out_.size()) return fail(close_->first, close_->second);
+    // Not -1 to lws: see fail().
+    if (close_ && out_head_ == out_.size()) fail(close_->first, close_->second);
     return 0;
+}
+
+int Connection::on_receive(const char* data, size_t len) {
+    if (failed_) return 0;  // closing with a close frame: later input is dropped
+    const int rc = receive(data, len);
+    // A failure with a close code is closed by the task fail() posted; -1 only for a dead
+    // socket (a write error).
+    return rc < 0 && failed_ ? 0 : rc;
 }
 
 int Connection::flush_after_receive() {
@@ -131,7 +182,7 @@ int Connection::flush_after_receive() {
     return 0;
 }
 
-int Connection::on_receive(const char* data, size_t len) {
+int Connection::receive(const char* data, size_t len) {
     last_rx_ms_ = now_ms();
     const size_t limit = loop_.server().options().max_frame_bytes;
     const bool first = lws_is_first_fragment(wsi_);
@@ -302,11 +353,7 @@ void Connection::release_held() {
     for (; i < held_.size() && !pending_join_ && !close_; ++i) {
         auto& [bytes, binary] = held_[i];
         held_bytes_ -= bytes.size();
-        if (process_message(bytes, binary) < 0) {
-            // Outside an lws callback a -1 closes nothing: close through the queue instead.
-            close(last_failure_.first, last_failure_.second);
-            break;
-        }
+        if (process_message(bytes, binary) < 0) break;  // fail() started the close
     }
     held_.erase(held_.begin(), held_.begin() + static_cast<long>(i));
     if (held_.empty()) {

@@ -61,6 +61,12 @@ public:
 
     size_t queued_bytes() const { return out_bytes_; }
     bool closing() const { return close_.has_value(); }
+    lws* wsi() const { return wsi_; }
+    // flush(): the end-of-turn write request_write() asked for (Loop::flush_pending);
+    // outside lws callbacks.
+    void flush();
+    // Loop::start_close is handing the close to lws (see on_writable).
+    void mark_close_started() { close_started_ = true; }
     // when_queued_below: see Socket::when_queued_below; keyed by the channel's join.
     void when_queued_below(const std::string& topic, const std::string& join_ref, size_t bytes,
                            std::function<void(Socket&)> fn);
@@ -73,7 +79,11 @@ public:
     bool run_guarded(const char* what, Fn&& fn);
 
 private:
+    // fail(code, reason): close with a close frame carrying code, as soon as lws can (see
+    // connection.cpp for why not by returning -1). Returns -1 for the callers' control
+    // flow; nothing is read or written for this connection afterwards.
     int fail(CloseCode code, const std::string& reason);
+    int receive(const char* data, size_t len);
     int process_message(std::string_view bytes, bool binary);
     void dispatch(wire::InFrame& frame);
     void handle_join(wire::InFrame& frame);
@@ -85,7 +95,8 @@ private:
     void reply(std::string_view join_ref, std::string_view ref, std::string_view topic,
                const Reply& reply);
     void remove_channel(ChannelInstance& channel, TerminateReason reason);
-    void request_write();
+    void request_write();     // write at the end of this loop turn
+    void request_writable();  // write when lws reports the socket writable
     int write_batch();
     int flush_after_receive();
     void run_drain_waiters();
@@ -101,7 +112,8 @@ private:
     std::vector<wire::FramePtr> out_;
     size_t out_head_ = 0;
     size_t out_bytes_ = 0;
-    bool write_requested_ = false;
+    bool write_requested_ = false;  // lws_callback_on_writable pending
+    bool flush_queued_ = false;     // in the loop's flush list
 
     std::string rx_;  // reassembly of a fragmented message; empty between messages
     bool rx_binary_ = false;
@@ -130,6 +142,8 @@ private:
     size_t held_bytes_ = 0;
     int64_t last_rx_ms_;
     std::optional<std::pair<CloseCode, std::string>> close_;
+    bool failed_ = false;         // fail() ran: the close is scheduled
+    bool close_started_ = false;  // Loop::start_close ran: lws sends the close frame
     std::pair<CloseCode, std::string> last_failure_{CloseCode::internal_error, ""};
 };
 

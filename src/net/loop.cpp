@@ -13,7 +13,7 @@
 namespace quckrt::net {
 namespace {
 
-constexpr lws_usec_t kSweepInterval = 1 * LWS_US_PER_SEC;
+constexpr uint64_t kSweepIntervalMs = 1000;
 
 // A connection must send its complete request head within this time.
 constexpr int64_t kHandshakeTimeoutMs = 10000;
@@ -60,6 +60,27 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
     protocols[0].per_session_data_size = sizeof(Connection*);
     protocols[0].rx_buffer_size = opts.rx_buffer_bytes;
 
+    if (uv_loop_init(&uv_loop_) != 0) {
+        ready->set_value(internal_error("cannot create the libuv loop"));
+        return;
+    }
+    uv_loop_open_ = true;
+    uv_async_init(&uv_loop_, &wake_, [](uv_async_t* h) {
+        static_cast<Loop*>(h->data)->queue_->run_pending();
+    });
+    wake_.data = this;
+    uv_timer_init(&uv_loop_, &sweep_timer_);
+    sweep_timer_.data = this;
+    uv_timer_init(&uv_loop_, &presence_timer_);
+    presence_timer_.data = this;
+    uv_check_init(&uv_loop_, &flush_check_);
+    flush_check_.data = this;
+    uv_check_start(&flush_check_,
+                   [](uv_check_t* h) { static_cast<Loop*>(h->data)->flush_pending(); });
+    uv_idle_init(&uv_loop_, &flush_idle_);
+    flush_idle_.data = this;
+    handles_open_ = true;
+
     lws_context_creation_info info{};
     // No lws listener: see listener.hpp. The vhost still serves adopted connections.
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
@@ -70,10 +91,18 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
     info.count_threads = 1;
     info.max_http_header_data = kMaxHttpHeaderData;
     info.timeout_secs = 10;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    // LIBUV: lws loads its uv event lib (the libwebsockets-evlib_uv plugin) and joins our
+    // loop instead of creating one; with a foreign loop it installs no signal handlers.
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBUV;
+    void* foreign_loops[1] = {&uv_loop_};
+    info.foreign_loops = foreign_loops;  // read during lws_create_context only
+    // With a foreign loop the context is freed from uv close callbacks; lws clears
+    // context_ when that has happened (shutdown_uv waits for it).
+    info.pcontext = &context_;
 
     auto listener = open_listener(opts.host, port);
     if (!listener) {
+        shutdown_uv();
         ready->set_value(listener.error());
         return;
     }
@@ -86,10 +115,11 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
                                                      protocols[0].name, nullptr)
                         : nullptr;
     if (!listen_wsi_) {
-        if (context_) lws_context_destroy(context_);
-        else ::close(listen_fd_);  // lws closes an adopted descriptor itself
-        context_ = nullptr;
-        ready->set_value(internal_error("cannot create the lws context"));
+        if (!context_) ::close(listen_fd_);  // lws closes an adopted descriptor itself
+        shutdown_uv();
+        ready->set_value(internal_error(
+            "cannot create the lws context on libuv (lws loads its uv event lib at run time: "
+            "is libwebsockets-evlib-uv installed?)"));
         return;
     }
     vhost_ = vhost;
@@ -101,48 +131,85 @@ void Loop::run(int port, std::promise<Result<int>>* ready) {
                                                  protocols[0].name, nullptr);
     }
     if (!reader_wsi_) {
-        lws_context_destroy(context_);
-        context_ = nullptr;
+        shutdown_uv();
         ready->set_value(internal_error("cannot watch the handshake reader"));
         return;
     }
     const int bound = listener_port(listen_fd_);
-    queue_->attach(context_);
-    sweep_timer_.loop = this;
-    schedule_sweep();
-    presence_timer_.loop = this;
-    if (index_ == 0) schedule_presence();
+    queue_->attach(&wake_);
+    uv_timer_start(
+        &sweep_timer_, [](uv_timer_t* t) { static_cast<Loop*>(t->data)->sweep(); },
+        kSweepIntervalMs, kSweepIntervalMs);
+    if (index_ == 0) {
+        const auto window = static_cast<uint64_t>(opts.presence_broadcast_ms.count());
+        uv_timer_start(
+            &presence_timer_,
+            [](uv_timer_t* t) {
+                Loop* loop = static_cast<Loop*>(t->data);
+                loop->server_.flush_presence(loop);
+            },
+            window, window);
+    }
     ready->set_value(bound);
 
-    while (!exit_.load(std::memory_order_relaxed)) {
-        if (lws_service(context_, 0) < 0) break;
-    }
+    serving_ = true;
+    // uv_run returns when request_exit() stopped it. exit_ may also have been set by
+    // another thread (begin_drain after the queue closed), hence the loop condition.
+    while (!exit_.load(std::memory_order_relaxed)) uv_run(&uv_loop_, UV_RUN_DEFAULT);
+    serving_ = false;
     // Connections still open past the drain deadline are cut here; their channels end
     // with TerminateReason::shutdown.
     queue_->close();
-    lws_context_destroy(context_);
-    context_ = nullptr;
+    shutdown_uv();
     server_.loop_exited();
 }
 
-void Loop::schedule_sweep() {
-    lws_sul_schedule(context_, 0, &sweep_timer_.sul, &Loop::on_sweep_timer, kSweepInterval);
+void Loop::request_exit() {
+    exit_ = true;
+    // Only the serving uv_run may be stopped: during teardown the loop must run until
+    // every handle has closed, and lws's close callbacks can land here.
+    if (serving_) uv_stop(&uv_loop_);
 }
 
-void Loop::schedule_presence() {
-    const auto window = server_.options().presence_broadcast_ms.count();
-    lws_sul_schedule(context_, 0, &presence_timer_.sul, &Loop::on_presence_timer,
-                     static_cast<lws_usec_t>(window) * LWS_US_PER_MS);
-}
-
-void Loop::on_presence_timer(lws_sorted_usec_list_t* sul) {
-    Loop* loop = reinterpret_cast<SweepTimer*>(sul)->loop;
-    loop->server_.flush_presence(loop);
-    loop->schedule_presence();
-}
-
-void Loop::on_sweep_timer(lws_sorted_usec_list_t* sul) {
-    reinterpret_cast<SweepTimer*>(sul)->loop->sweep();
+void Loop::shutdown_uv() {
+    // Closes every wsi: their CLOSED callbacks run now; lws's uv handles close async.
+    if (context_) lws_context_destroy(context_);
+    if (handles_open_) {
+        handles_open_ = false;
+        // queue_->close() ran (or attach never did), so no thread signals wake_ any more.
+        uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&presence_timer_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&flush_idle_), nullptr);
+    }
+    if (!uv_loop_open_) return;
+    // Runs until no handle is left: lws finishes freeing the context from its close
+    // callbacks and clears context_ (info.pcontext).
+    uv_run(&uv_loop_, UV_RUN_DEFAULT);
+    if (context_) {
+        // lws 4.1 may wait for a second destroy call to finish a foreign-loop context
+        // once all of its handles are closed.
+        lws_context_destroy(context_);
+        uv_run(&uv_loop_, UV_RUN_DEFAULT);
+    }
+    if (context_) {
+        spdlog::error("event=lws_context_not_destroyed loop={}", index_);
+        context_ = nullptr;
+    }
+    if (uv_loop_close(&uv_loop_) != 0) {
+        // A handle still open here is a bug; close what is left so the loop can be freed.
+        spdlog::error("event=uv_handles_left_open loop={}", index_);
+        uv_walk(
+            &uv_loop_,
+            [](uv_handle_t* h, void*) {
+                if (!uv_is_closing(h)) uv_close(h, nullptr);
+            },
+            nullptr);
+        uv_run(&uv_loop_, UV_RUN_DEFAULT);
+        uv_loop_close(&uv_loop_);
+    }
+    uv_loop_open_ = false;
 }
 
 void Loop::sweep() {
@@ -151,8 +218,7 @@ void Loop::sweep() {
     for (auto& [id, conn] : connections_) conn->sweep(now, now_unix);
     reader_.expire(now, kHandshakeTimeoutMs);
     if (index_ == 0) server_.tick(now);
-    if (draining_ && (connections_.empty() || now >= drain_deadline_ms_)) exit_ = true;
-    schedule_sweep();
+    if (draining_ && (connections_.empty() || now >= drain_deadline_ms_)) request_exit();
 }
 
 void Loop::begin_drain() {
@@ -161,7 +227,7 @@ void Loop::begin_drain() {
         drain_deadline_ms_ = now_ms() + server_.options().drain_timeout.count();
         for (auto& [id, conn] : connections_)
             conn->close(CloseCode::service_restart, "server restarting");
-        if (connections_.empty()) exit_ = true;
+        if (connections_.empty()) request_exit();
     });
     if (!posted) exit_ = true;
 }
@@ -257,6 +323,35 @@ Connection* Loop::find_connection(uint64_t id) {
     return it == connections_.end() ? nullptr : it->second.get();
 }
 
+void Loop::queue_flush(uint64_t id) {
+    if (flush_ids_.empty() && handles_open_)
+        uv_idle_start(&flush_idle_, [](uv_idle_t*) {});  // keeps the next poll from blocking
+    flush_ids_.push_back(id);
+}
+
+void Loop::flush_pending() {
+    // Writes may run drain waiters that queue more output; those are flushed next turn
+    // (flush_idle_ stays active so that turn does not wait in the poll).
+    std::vector<uint64_t> ids;
+    ids.swap(flush_ids_);
+    for (const uint64_t id : ids)
+        if (Connection* conn = find_connection(id)) conn->flush();
+    if (flush_ids_.empty()) uv_idle_stop(&flush_idle_);
+    ids.clear();
+    if (flush_ids_.empty()) flush_ids_.swap(ids);  // keep the capacity for the next turn
+}
+
+void Loop::start_close(uint64_t id) {
+    Connection* conn = find_connection(id);
+    if (!conn) return;  // already gone
+    conn->mark_close_started();
+    // Synchronous close through lws_close_free_wsi: with a close reason set, lws sends the
+    // close frame on the next writable (then Connection::on_writable ends it). Should lws
+    // kill the socket instead, its CLOSED callback runs here and erases conn; nothing
+    // touches conn after this call.
+    lws_set_timeout(conn->wsi(), PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+}
+
 int Loop::on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
     auto* slot = static_cast<Connection**>(user);
     switch (reason) {
@@ -329,7 +424,7 @@ void Loop::on_closed(lws*, void* user) {
     spdlog::debug("event=disconnected conn={} user={}", conn->id(), conn->claims().user_id);
     connections_.erase(conn->id());
     server_.connections().fetch_sub(1);
-    if (draining_ && connections_.empty()) exit_ = true;
+    if (draining_ && connections_.empty()) request_exit();
 }
 
 }  // namespace quckrt::net

@@ -1,10 +1,16 @@
-// Loop: one event-loop thread with its own lws context (Debian's lws has one service thread
-// per context; the loops share the listening port through SO_REUSEPORT). A loop owns its
-// connections and the Hub shard for them; everything for one connection runs here, in
-// order. Other threads reach it only through post().
+// Loop: one event-loop thread with its own libuv loop and lws context (Debian's lws has one
+// service thread per context; the loops share the listening port through SO_REUSEPORT). A
+// loop owns its connections and the Hub shard for them; everything for one connection runs
+// here, in order. Other threads reach it only through post().
+//
+// Why libuv: lws's default backend poll()s every descriptor on every wait, which cost ~80%
+// of server CPU with thousands of sockets (docs/benchmarks.md). With LWS_SERVER_OPTION_LIBUV
+// lws runs on a uv_loop_t we own (epoll underneath), and our own wakeup and timers are
+// plain uv handles on the same loop.
 #pragma once
 
 #include <libwebsockets.h>
+#include <uv.h>
 
 #include <atomic>
 #include <cstdint>
@@ -13,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <quckrt/auth.hpp>
 #include <quckrt/channel.hpp>
@@ -52,17 +59,24 @@ public:
     std::string& scratch() { return scratch_; }
 
     Connection* find_connection(uint64_t id);
+    // start_close(id): begin lws's close handshake (close frame set by lws_close_reason)
+    // for a connection that failed; called outside lws callbacks. Loop thread.
+    void start_close(uint64_t id);
+    // queue_flush(id): Connection::flush() for id at the end of this loop turn.
+    void queue_flush(uint64_t id);
 
     // lws trampoline entry (lws_callbacks.cpp).
     int on_lws_event(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
 
 private:
     void run(int port, std::promise<Result<int>>* ready);
-    static void on_sweep_timer(lws_sorted_usec_list_t* sul);
-    static void on_presence_timer(lws_sorted_usec_list_t* sul);
-    void schedule_presence();
+    // Loop thread: leave the uv_run of the serving phase (teardown follows in run()).
+    void request_exit();
+    // Teardown: destroy the lws context, close our handles, run the loop until every
+    // handle's close callback ran, close the uv loop.
+    void shutdown_uv();
     void sweep();
-    void schedule_sweep();
+    void flush_pending();
 
     int on_confirm_upgrade(lws* wsi);
     int on_established(lws* wsi, void* user);
@@ -80,11 +94,6 @@ private:
     void dispatch_huddles(HttpExchange& ex);
     void answer(uint64_t exchange_id, unsigned status, std::string body);
     int on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
-
-    struct SweepTimer {
-        lws_sorted_usec_list_t sul;  // first member: lws hands back this pointer
-        Loop* loop;
-    };
 
     Server::Impl& server_;
     const int index_;
@@ -113,8 +122,20 @@ private:
     std::unordered_map<lws*, PendingConnection> pending_;
     std::string scratch_;
     uint64_t next_connection_ = 1;
-    SweepTimer sweep_timer_{};
-    SweepTimer presence_timer_{};  // loop 0 only: presence diff window
+    // The libuv loop lws runs on (passed as its foreign loop) and our handles on it; all
+    // are initialized and closed on the loop thread, in run(). data points to this Loop.
+    uv_loop_t uv_loop_{};
+    bool uv_loop_open_ = false;
+    uv_async_t wake_{};            // PostQueue wakeup
+    uv_timer_t sweep_timer_{};     // every second
+    uv_timer_t presence_timer_{};  // loop 0 only: presence diff window
+    // End-of-turn writes: flush_check_ runs after each I/O poll; flush_idle_ is active
+    // while flush_ids_ is non-empty so that the poll does not block meanwhile.
+    uv_check_t flush_check_{};
+    uv_idle_t flush_idle_{};
+    std::vector<uint64_t> flush_ids_;
+    bool handles_open_ = false;
+    bool serving_ = false;  // inside the serving uv_run: request_exit() stops it
     std::atomic<bool> exit_{false};
     bool draining_ = false;
     int64_t drain_deadline_ms_ = 0;

@@ -71,6 +71,37 @@ void Loop::answer(uint64_t exchange_id, unsigned status, std::string body) {
     lws_callback_on_writable(it->second.first);
 }
 
+std::function<void(unsigned, std::string)> Loop::answer_later(uint64_t exchange_id) {
+    std::weak_ptr<PostQueue> queue = queue_;
+    return [this, queue, exchange_id](unsigned status, std::string response) {
+        if (auto q = queue.lock())
+            q->post([this, exchange_id, status, response = std::move(response)]() mutable {
+                answer(exchange_id, status, std::move(response));
+            });
+    };
+}
+
+std::string_view Loop::bearer_token(const HttpExchange& ex) {
+    const std::string_view auth(ex.authorization);
+    return auth.starts_with("Bearer ") ? auth.substr(7) : std::string_view();
+}
+
+std::optional<std::string> Loop::identify_caller(const HttpExchange& ex) {
+    const std::string_view token = bearer_token(ex);
+    if (token.empty()) {
+        answer(ex.id, 401, error_body("UNAUTHENTICATED", "Authorization: Bearer <token> required"));
+        return std::nullopt;
+    }
+    const std::string& admin = server_.options().admin_token;
+    if (!admin.empty() && constant_time_equal(token, admin)) return std::string();
+    auto claims = server_.authenticator().authenticate({.token = token});
+    if (!claims) {
+        answer(ex.id, 401, error_body("UNAUTHENTICATED", "invalid token"));
+        return std::nullopt;
+    }
+    return claims->user_id;
+}
+
 // dispatch_admin: validate, then run the storage work on the writer; the completion posts
 // the response back to this loop.
 void Loop::dispatch_admin(HttpExchange& ex) {
@@ -78,9 +109,7 @@ void Loop::dispatch_admin(HttpExchange& ex) {
     if (is_huddles_api(ex.uri)) return dispatch_huddles(ex);
     const uint64_t id = ex.id;
     const std::string& admin = server_.options().admin_token;
-    const std::string_view token = std::string_view(ex.authorization).starts_with("Bearer ")
-                                       ? std::string_view(ex.authorization).substr(7)
-                                       : std::string_view();
+    const std::string_view token = bearer_token(ex);
     if (admin.empty() || token.empty() || !constant_time_equal(token, admin))
         return answer(id, 401, error_body("UNAUTHENTICATED", "admin token required"));
     chat::ChatService* chat = server_.chat();
@@ -94,13 +123,7 @@ void Loop::dispatch_admin(HttpExchange& ex) {
         body = std::move(*parsed);
     }
     std::vector<std::string> parts = split(ex.uri);  // "api", "conversations", ...
-    std::weak_ptr<PostQueue> queue = queue_;
-    auto reply_later = [this, queue, id](unsigned status, std::string response) {
-        if (auto q = queue.lock())
-            q->post([this, id, status, response = std::move(response)]() mutable {
-                answer(id, status, std::move(response));
-            });
-    };
+    auto reply_later = answer_later(id);
     auto submit = [&](auto op, auto done) {
         Status st = chat->queue().submit(std::move(op), std::move(done));
         if (!st.ok()) answer(id, 503, error_body("UNAVAILABLE", st.message()));

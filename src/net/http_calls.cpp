@@ -31,18 +31,9 @@ void Loop::dispatch_calls(HttpExchange& ex) {
     if (!calls) return answer(id, 404, error_body("NOT_FOUND", "calls are disabled"));
 
     // Who is asking: the admin (any call) or a user (only their own calls).
-    const std::string_view auth(ex.authorization);
-    const std::string_view token = auth.starts_with("Bearer ") ? auth.substr(7) : std::string_view();
-    const std::string& admin = server_.options().admin_token;
-    std::string actor;
-    if (token.empty())
-        return answer(id, 401, error_body("UNAUTHENTICATED", "Authorization: Bearer <token> required"));
-    if (admin.empty() || !constant_time_equal(token, admin)) {
-        auto claims = server_.authenticator().authenticate({.token = token});
-        if (!claims)
-            return answer(id, 401, error_body("UNAUTHENTICATED", "invalid token"));
-        actor = claims->user_id;
-    }
+    const std::optional<std::string> caller = identify_caller(ex);
+    if (!caller) return;  // answered 401
+    const std::string& actor = *caller;
     if (ex.body_too_large) return answer(id, 413, error_body("TOO_LARGE", "body over 64 KiB"));
 
     // "/api/calls/<id>/<action>"

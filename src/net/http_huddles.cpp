@@ -44,19 +44,9 @@ void Loop::dispatch_huddles(HttpExchange& ex) {
     if (!manager) return answer(id, 404, error_body("NOT_FOUND", "huddles are disabled"));
 
     // Who is asking: the admin (actor empty) or a user.
-    const std::string_view auth(ex.authorization);
-    const std::string_view token =
-        auth.starts_with("Bearer ") ? auth.substr(7) : std::string_view();
-    const std::string& admin = server_.options().admin_token;
-    std::string actor;
-    if (token.empty())
-        return answer(id, 401,
-                      error_body("UNAUTHENTICATED", "Authorization: Bearer <token> required"));
-    if (admin.empty() || !constant_time_equal(token, admin)) {
-        auto claims = server_.authenticator().authenticate({.token = token});
-        if (!claims) return answer(id, 401, error_body("UNAUTHENTICATED", "invalid token"));
-        actor = claims->user_id;
-    }
+    const std::optional<std::string> caller = identify_caller(ex);
+    if (!caller) return;  // answered 401
+    const std::string& actor = *caller;
     if (ex.body_too_large) return answer(id, 413, error_body("TOO_LARGE", "body over 64 KiB"));
     Json body = Json::object();
     if (ex.method == "POST") {
@@ -68,13 +58,7 @@ void Loop::dispatch_huddles(HttpExchange& ex) {
     chat::ChatService* chat = server_.chat();
     storage::StorageQueue* membership = chat ? &chat->queue() : nullptr;
     // Completions may run on the storage writer: the answer goes back through this loop.
-    std::weak_ptr<PostQueue> queue = queue_;
-    auto reply_later = [this, queue, id](unsigned status, std::string response) {
-        if (auto q = queue.lock())
-            q->post([this, id, status, response = std::move(response)]() mutable {
-                answer(id, status, std::move(response));
-            });
-    };
+    auto reply_later = answer_later(id);
     auto respond = [reply_later](unsigned ok_status) {
         return [reply_later, ok_status](huddles::Outcome o) {
             if (o.ok()) return reply_later(ok_status, o.reply.dump());

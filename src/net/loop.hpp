@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cstdint>
 #include <future>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -93,6 +95,15 @@ private:
     static bool is_huddles_api(std::string_view uri);
     void dispatch_huddles(HttpExchange& ex);
     void answer(uint64_t exchange_id, unsigned status, std::string body);
+    // answer_later(id): answer(id, ...) from any thread (a storage completion): posted back
+    // to this loop; dropped once the loop is gone.
+    std::function<void(unsigned, std::string)> answer_later(uint64_t exchange_id);
+    // bearer_token(ex): the token of `Authorization: Bearer <token>`, or empty.
+    static std::string_view bearer_token(const HttpExchange& ex);
+    // identify_caller(ex): who asks, for endpoints open to the admin and to users: "" for the
+    // admin token, the user id for a valid user JWT. Otherwise answers 401 and returns
+    // nullopt.
+    std::optional<std::string> identify_caller(const HttpExchange& ex);
     int on_http_event(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
 
     Server::Impl& server_;
